@@ -1,0 +1,15 @@
+// The SQL files are bundled as text (esbuild `.sql` loader; jest's transform does the same),
+// so the container image needs nothing beside dist/server.js.
+import m001 from './001_api_keys.sql';
+import m002 from './002_usage.sql';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  { version: 1, name: '001_api_keys', sql: m001 },
+  { version: 2, name: '002_usage', sql: m002 },
+];

@@ -1,0 +1,115 @@
+/**
+ * The contracts between the HTTP layer and its stores. Each store has a Redis/Postgres
+ * implementation and an embedded (in-process / PGlite) one behind the same interface.
+ */
+
+/** A caller's API key as stored (never the plaintext). */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** Short display prefix, e.g. `sk-llm-AbC1`. */
+  prefix: string;
+  rpm: number | null;
+  tpm: number | null;
+  monthlyTokenBudget: number | null;
+  /** Model allow-list; null means every model. */
+  models: string[] | null;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+/** Minimal query surface shared by `pg.Pool` and PGlite. */
+export interface Db {
+  readonly kind: 'postgres' | 'pglite';
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  /** Runs `fn` on one dedicated connection (advisory locks, transactions). */
+  withConnection<T>(fn: (conn: Pick<Db, 'query' | 'exec'>) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export type LimitKind = 'requests' | 'tokens' | 'budget';
+
+export interface LimitCheck {
+  keyId: string;
+  rpm: number;
+  tpm: number;
+  /** Monthly token budget, or null for none. */
+  budget: number | null;
+  /** Tokens to reserve now: prompt estimate + max_tokens. */
+  tokens: number;
+}
+
+export interface LimitDecision {
+  allowed: boolean;
+  /** Which limit refused the request (only when `allowed` is false). */
+  refusedBy?: LimitKind;
+  limitRequests: number;
+  remainingRequests: number;
+  /** Milliseconds until the request window is full again. */
+  resetRequestsMs: number;
+  limitTokens: number;
+  remainingTokens: number;
+  resetTokensMs: number;
+  /** Milliseconds the caller should wait before retrying (when refused). */
+  retryAfterMs: number;
+  /** True when the decision came from a fallback because the shared store was unavailable. */
+  degraded?: boolean;
+}
+
+export interface LimitReconcile {
+  keyId: string;
+  tpm: number;
+  budget: number | null;
+  reserved: number;
+  actual: number;
+}
+
+/**
+ * Per-key rpm, tpm and monthly token budget. `check` is atomic: it either reserves one request and
+ * `tokens` tokens against every limit, or reserves nothing.
+ */
+export interface RateLimiter {
+  check(req: LimitCheck): Promise<LimitDecision>;
+  /** Corrects a reservation with the real usage (may give tokens back). */
+  reconcile(req: LimitReconcile): Promise<void>;
+  /** Readiness: throws when the backing store is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A cached chat answer: a JSON body, or the SSE `data:` payloads of a stream (without `[DONE]`). */
+export type CachedAnswer =
+  | { kind: 'json'; body: string }
+  | { kind: 'stream'; events: string[] };
+
+export interface ResponseCache {
+  get(key: string): Promise<CachedAnswer | null>;
+  set(key: string, value: CachedAnswer, ttlSeconds: number): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One row per request. */
+export interface UsageRecord {
+  keyId: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  cached: boolean;
+  status: number;
+  upstreamMs: number;
+  totalMs: number;
+  requestId: string;
+  createdAt: Date;
+}
+
+export interface UsageSummary {
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cached_requests: number;
+  by_model: Record<string, { requests: number; prompt_tokens: number; completion_tokens: number; total_tokens: number }>;
+}

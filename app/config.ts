@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+/** `"true"`/`"1"`/`"yes"` and their opposites, as operators write them in env files. */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+const int = (min: number) => z.coerce.number().int().min(min);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/**
+ * Every setting the service reads, validated once at boot. Names are the contract in DESIGN.md.
+ * `Config` is derived from this schema; nothing else parses `process.env`.
+ */
+export const configSchema = z.object({
+  PORT: int(0).max(65535).default(8000),
+  HOST: z.string().default('0.0.0.0'),
+  METRICS_PORT: int(0).max(65535).default(9464),
+  WORKERS: int(1).max(64).default(1),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  OPENAI_BASE_URL: optionalString.pipe(z.url().optional()),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_API_KEY_SECRET_ID: optionalString,
+  ADMIN_API_KEY: optionalString,
+  ADMIN_API_KEY_SECRET_ID: optionalString,
+
+  /** Postgres; when unset (and no PGHOST), the embedded PGlite database under DATA_DIR. */
+  DATABASE_URL: optionalString,
+  /** node-postgres reads PG* itself; PGHOST alone selects Postgres (how the ECS task is configured). */
+  PGHOST: optionalString,
+  DATABASE_POOL_SIZE: int(1).default(10),
+  REDIS_URL: optionalString,
+  /** Kept apart from REDIS_URL so the AUTH token can be injected as a secret. */
+  REDIS_PASSWORD: optionalString,
+  REDIS_COMMAND_TIMEOUT_MS: int(1).default(100),
+  DATA_DIR: z.string().default('.data'),
+
+  UPSTREAM_TIMEOUT_MS: int(1).default(60_000),
+  UPSTREAM_MAX_RETRIES: int(0).max(10).default(2),
+  UPSTREAM_MAX_CONNECTIONS: int(1).default(256),
+  BODY_LIMIT_BYTES: int(1024).default(1_048_576),
+
+  CACHE_TTL_SECONDS: int(1).default(3600),
+  CACHE_MAX_ENTRY_BYTES: int(1024).default(262_144),
+  DEFAULT_RPM: int(1).default(60),
+  DEFAULT_TPM: int(1).default(100_000),
+  RATE_LIMIT_FAIL_OPEN: bool.default(true),
+  /** How long a key lookup is trusted in process; revocations take effect within this. */
+  KEY_CACHE_TTL_MS: int(0).max(5000).default(2000),
+  USAGE_RETENTION_DAYS: int(1).default(90),
+  BATCH_MAX_CONCURRENCY: int(1).default(5),
+  BATCH_MAX_ITEMS: int(1).default(100),
+  SHUTDOWN_GRACE_MS: int(0).default(25_000),
+
+  /** CloudWatch Embedded Metric Format lines on stdout (on in the container). */
+  EMF_ENABLED: bool.default(false),
+  EMF_INTERVAL_SECONDS: int(1).default(60),
+  METRICS_NAMESPACE: z.string().default('LlmApi/local'),
+  SERVICE_NAME: z.string().default('llm-api'),
+  AWS_REGION: optionalString,
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return result.data;
+}
+
+/** Which backends the configuration selects; embedded ones need no services at all. */
+export function backends(config: Config) {
+  return {
+    database: config.DATABASE_URL || config.PGHOST ? ('postgres' as const) : ('pglite' as const),
+    redis: config.REDIS_URL ? ('redis' as const) : ('memory' as const),
+    upstream:
+      config.OPENAI_BASE_URL || config.OPENAI_API_KEY || config.OPENAI_API_KEY_SECRET_ID
+        ? ('http' as const)
+        : ('mock' as const),
+  };
+}

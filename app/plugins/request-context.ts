@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ServiceUnavailableError } from '../errors';
+import { newRequestStats, type RequestStats } from '../lib/request-stats';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** performance.now() when the request arrived. */
+    startedAt: number;
+    stats: RequestStats;
+  }
+}
+
+const SAFE_REQUEST_ID = /^[\w.:@\-]{1,128}$/;
+
+/** A caller's x-request-id is echoed when it is a sane token; otherwise one is generated. */
+export function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
+}
+
+export interface Lifecycle {
+  /** Set on SIGTERM: new requests get 503 while in-flight ones finish. */
+  draining: boolean;
+}
+
+/** Per-request state, the request id header, and the 503 answer while the process drains. */
+export function requestContext(app: FastifyInstance, lifecycle: Lifecycle) {
+  app.decorateRequest('startedAt', 0);
+  app.decorateRequest('stats', null as unknown as RequestStats);
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    request.startedAt = performance.now();
+    request.stats = newRequestStats();
+    reply.header('x-request-id', request.id);
+    if (lifecycle.draining) {
+      reply.header('connection', 'close');
+      throw new ServiceUnavailableError('The server is shutting down. Please retry.', 'shutting_down');
+    }
+  });
+}
+
+/** An AbortSignal that fires when the caller hangs up before the answer is complete. */
+export function abortOnHangUp(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}

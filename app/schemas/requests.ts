@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { InvalidRequestError } from '../errors';
+
+/**
+ * Request bodies, checked before anything is spent. Only the fields the gateway relies on are
+ * described; everything else passes through to the upstream untouched (loose objects).
+ */
+const message = z.looseObject({
+  role: z.string().min(1),
+});
+
+const tokenCount = z.number().int().min(1).max(10_000_000);
+
+export const chatCompletionBody = z.looseObject({
+  model: z.string().min(1).max(256),
+  messages: z.array(message).min(1),
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  n: z.number().int().min(1).max(128).nullish(),
+  max_tokens: tokenCount.nullish(),
+  max_completion_tokens: tokenCount.nullish(),
+});
+export type ChatCompletionBody = z.infer<typeof chatCompletionBody>;
+
+export const embeddingsBody = z.looseObject({
+  model: z.string().min(1).max(256),
+  input: z.union([
+    z.string(),
+    z.array(z.string()).min(1),
+    z.array(z.number().int()).min(1),
+    z.array(z.array(z.number().int()).min(1)).min(1),
+  ]),
+  encoding_format: z.enum(['float', 'base64']).optional(),
+  dimensions: z.number().int().min(1).optional(),
+});
+export type EmbeddingsBody = z.infer<typeof embeddingsBody>;
+
+export const batchBody = z.object({
+  requests: z.array(z.unknown()).min(1),
+  max_concurrency: z.number().int().min(1).optional(),
+});
+
+export const createKeyBody = z.object({
+  name: z.string().trim().min(1).max(200),
+  rpm: z.number().int().min(1).nullish(),
+  tpm: z.number().int().min(1).nullish(),
+  monthly_token_budget: z.number().int().min(1).nullish(),
+  models: z.array(z.string().min(1)).min(1).nullish(),
+});
+
+const isoDate = z.iso.datetime({ offset: true }).or(z.iso.date());
+export const usageQuery = z.object({
+  key_id: z.uuid().optional(),
+  since: isoDate.optional(),
+  until: isoDate.optional(),
+});
+
+/** OpenAI names nested fields like `messages[0].role`. */
+function paramName(path: readonly PropertyKey[]): string | null {
+  if (path.length === 0) return null;
+  return path.reduce<string>(
+    (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+    '',
+  );
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+/** Validates `value`, or throws a 400 naming the first offending field. */
+export function parseBody<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidRequestError('The request body must be a JSON object.');
+  }
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const param = paramName(issue.path);
+  const missing = issue.code === 'invalid_type' && valueAt(value, issue.path) === undefined;
+  const message = missing
+    ? `Missing required parameter: '${param}'.`
+    : `Invalid value for '${param ?? 'body'}': ${issue.message}.`;
+  throw new InvalidRequestError(message, param, missing ? 'missing_required_parameter' : 'invalid_value');
+}

@@ -1,0 +1,200 @@
+import { performance } from 'node:perf_hooks';
+import { PassThrough, Readable } from 'node:stream';
+import { cacheKey, isCacheable } from '../cache/cache-key';
+import { ApiError, PermissionDeniedError } from '../errors';
+import type { RequestStats } from '../lib/request-stats';
+import { estimateChatPromptTokens } from '../lib/tokens';
+import type { ChatCompletionBody } from '../schemas/requests';
+import type { UpstreamClient } from '../upstream/client';
+import { forward } from '../upstream/forward';
+import { DONE_EVENT, frameEvent } from '../upstream/sse';
+import { relayStream } from '../upstream/stream-relay';
+import type { ApiKeyRecord, CachedAnswer, RateLimiter, ResponseCache, UsageRecord } from '../stores/types';
+import { reserve, type LimitDefaults, type Reservation } from './limits';
+
+export interface ChatRequest {
+  key: ApiKeyRecord;
+  body: ChatCompletionBody;
+  requestId: string;
+  /** The caller's Cache-Control header, if any. */
+  cacheControl?: string;
+  /** Aborted when the caller goes away. */
+  signal: AbortSignal;
+  stats: RequestStats;
+  /** performance.now() when the request arrived. */
+  startedAt: number;
+}
+
+export type ChatResult =
+  | { kind: 'json'; body: string; headers: Record<string, string> }
+  | { kind: 'stream'; stream: Readable; headers: Record<string, string> };
+
+export interface ChatServiceDeps {
+  upstream: UpstreamClient;
+  limiter: RateLimiter;
+  /** Must not throw: failures read as misses (see cache-fail-safe). */
+  cache: ResponseCache;
+  usage: { record(r: UsageRecord): void };
+  limits: LimitDefaults;
+  cacheTtlSeconds: number;
+  /** Tokens reserved for the answer when the request sets no max_tokens. */
+  defaultCompletionReserve?: number;
+  onBackgroundError?: (err: unknown) => void;
+}
+
+export interface ChatService {
+  complete(req: ChatRequest): Promise<ChatResult>;
+}
+
+export function createChatService(deps: ChatServiceDeps): ChatService {
+  const completionReserve = deps.defaultCompletionReserve ?? 1024;
+
+  function recordUsage(req: ChatRequest, status: number, cached: boolean) {
+    const s = req.stats;
+    deps.usage.record({
+      keyId: req.key.id,
+      model: req.body.model,
+      promptTokens: s.promptTokens,
+      completionTokens: s.completionTokens,
+      cached,
+      status,
+      upstreamMs: Math.round(s.upstreamMs),
+      totalMs: Math.round(performance.now() - req.startedAt),
+      requestId: req.requestId,
+      createdAt: new Date(),
+    });
+  }
+
+  function takeUsage(stats: RequestStats, usage: { prompt_tokens?: number; completion_tokens?: number } | undefined) {
+    if (!usage) return;
+    stats.promptTokens = usage.prompt_tokens ?? 0;
+    stats.completionTokens = usage.completion_tokens ?? 0;
+  }
+
+  function answerFromCache(req: ChatRequest, hit: CachedAnswer, headers: Record<string, string>): ChatResult {
+    if (hit.kind === 'json') {
+      takeUsage(req.stats, safeParse(hit.body)?.usage);
+      recordUsage(req, 200, true);
+      return { kind: 'json', body: hit.body, headers };
+    }
+    const wantsUsage = req.body.stream_options?.include_usage === true;
+    const events: string[] = [];
+    for (const data of hit.events) {
+      const parsed = data.includes('"usage"') ? safeParse(data) : undefined;
+      if (parsed?.usage) takeUsage(req.stats, parsed.usage);
+      if (!wantsUsage && parsed?.usage && Array.isArray(parsed.choices) && parsed.choices.length === 0) continue;
+      events.push(frameEvent(data));
+    }
+    events.push(DONE_EVENT);
+    req.stats.ttftMs = performance.now() - req.startedAt;
+    req.stats.streamOutcome = 'completed';
+    recordUsage(req, 200, true);
+    return { kind: 'stream', stream: Readable.from([events.join('')]), headers };
+  }
+
+  return {
+    async complete(req) {
+      const { key, body, stats } = req;
+      stats.model = body.model;
+      if (key.models && !key.models.includes(body.model)) {
+        throw new PermissionDeniedError(`This key may not use the model '${body.model}'.`, 'model_not_allowed', 'model');
+      }
+      const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? completionReserve;
+      const reserved = estimateChatPromptTokens(body.messages) + maxTokens * (body.n ?? 1);
+      const reservation = await reserve(deps.limiter, key, reserved, deps.limits, deps.onBackgroundError);
+      try {
+        return await completeWithinLimits(req, reservation);
+      } catch (err) {
+        if (err instanceof ApiError) Object.assign(err.headers, { ...reservation.headers, ...err.headers });
+        reservation.settle(0);
+        recordUsage(req, (err as { status?: number }).status ?? 500, false);
+        throw err;
+      }
+    },
+  };
+
+  async function completeWithinLimits(req: ChatRequest, reservation: Reservation): Promise<ChatResult> {
+    const { body, stats } = req;
+    const streaming = body.stream === true;
+    const headers: Record<string, string> = { ...reservation.headers };
+    const cacheable = isCacheable(body, { 'cache-control': req.cacheControl });
+    const entryKey = cacheable ? `${streaming ? 's' : 'j'}:${cacheKey(req.key.id, body)}` : undefined;
+
+    if (entryKey) {
+      const hit = await deps.cache.get(entryKey);
+      if (hit && hit.kind === (streaming ? 'stream' : 'json')) {
+        stats.cache = 'hit';
+        headers['x-cache'] = 'HIT';
+        reservation.settle(0);
+        return answerFromCache(req, hit, headers);
+      }
+      stats.cache = 'miss';
+      headers['x-cache'] = 'MISS';
+    } else {
+      stats.cache = 'bypass';
+      headers['x-cache'] = 'BYPASS';
+    }
+
+    // Streams always ask for usage so tokens can be counted; the extra chunk is dropped again for
+    // callers that did not ask for it.
+    const upstreamBody = streaming
+      ? { ...body, stream_options: { ...(body.stream_options ?? {}), include_usage: true } }
+      : body;
+    const res = await forward(
+      deps.upstream,
+      {
+        method: 'POST',
+        path: '/chat/completions',
+        body: JSON.stringify(upstreamBody),
+        signal: req.signal,
+        headers: streaming ? { accept: 'text/event-stream' } : undefined,
+      },
+      stats,
+    );
+
+    if (!streaming) {
+      const started = performance.now();
+      const text = await res.body.text();
+      stats.upstreamMs += performance.now() - started;
+      const usage = safeParse(text)?.usage;
+      takeUsage(stats, usage);
+      reservation.settle(stats.promptTokens + stats.completionTokens);
+      recordUsage(req, 200, false);
+      if (entryKey) {
+        deps.cache.set(entryKey, { kind: 'json', body: text }, deps.cacheTtlSeconds).catch(deps.onBackgroundError);
+      }
+      return { kind: 'json', body: text, headers };
+    }
+
+    const out = new PassThrough();
+    relayStream({
+      source: res.body,
+      sink: out,
+      signal: req.signal,
+      stats,
+      startedAt: req.startedAt,
+      keepUsageChunk: body.stream_options?.include_usage === true,
+      collect: entryKey !== undefined,
+    })
+      .then((outcome) => {
+        if (outcome.usage) takeUsage(stats, outcome.usage);
+        reservation.settle(stats.promptTokens + stats.completionTokens);
+        recordUsage(req, outcome.completed ? 200 : outcome.clientClosed ? 499 : 502, false);
+        if (entryKey && outcome.completed && outcome.events) {
+          deps.cache
+            .set(entryKey, { kind: 'stream', events: outcome.events }, deps.cacheTtlSeconds)
+            .catch(deps.onBackgroundError);
+        }
+      })
+      .catch(deps.onBackgroundError);
+    return { kind: 'stream', stream: out, headers };
+  }
+}
+
+function safeParse(text: string): { usage?: { prompt_tokens?: number; completion_tokens?: number }; choices?: unknown[] } | undefined {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

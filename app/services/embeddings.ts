@@ -1,0 +1,75 @@
+import { performance } from 'node:perf_hooks';
+import { ApiError, PermissionDeniedError } from '../errors';
+import type { RequestStats } from '../lib/request-stats';
+import { estimateEmbeddingTokens } from '../lib/tokens';
+import type { EmbeddingsBody } from '../schemas/requests';
+import type { ApiKeyRecord, RateLimiter, UsageRecord } from '../stores/types';
+import type { UpstreamClient } from '../upstream/client';
+import { forward } from '../upstream/forward';
+import { reserve, type LimitDefaults } from './limits';
+
+export interface EmbeddingsRequest {
+  key: ApiKeyRecord;
+  body: EmbeddingsBody;
+  requestId: string;
+  signal: AbortSignal;
+  stats: RequestStats;
+  startedAt: number;
+}
+
+export interface EmbeddingsServiceDeps {
+  upstream: UpstreamClient;
+  limiter: RateLimiter;
+  usage: { record(r: UsageRecord): void };
+  limits: LimitDefaults;
+  onBackgroundError?: (err: unknown) => void;
+}
+
+/** Embeddings: allow-list, limits and usage like chat; the answer is passed through as received. */
+export function createEmbeddingsService(deps: EmbeddingsServiceDeps) {
+  return {
+    async create(req: EmbeddingsRequest): Promise<{ body: string; headers: Record<string, string> }> {
+      const { key, body, stats } = req;
+      stats.model = body.model;
+      if (key.models && !key.models.includes(body.model)) {
+        throw new PermissionDeniedError(`This key may not use the model '${body.model}'.`, 'model_not_allowed', 'model');
+      }
+      const reserved = estimateEmbeddingTokens(body.input);
+      const reservation = await reserve(deps.limiter, key, reserved, deps.limits, deps.onBackgroundError);
+      let status = 200;
+      try {
+        const res = await forward(
+          deps.upstream,
+          { method: 'POST', path: '/embeddings', body: JSON.stringify(body), signal: req.signal },
+          stats,
+        );
+        const started = performance.now();
+        const text = await res.body.text();
+        stats.upstreamMs += performance.now() - started;
+        const usage = (JSON.parse(text) as { usage?: { prompt_tokens?: number } }).usage;
+        stats.promptTokens = usage?.prompt_tokens ?? reserved;
+        return { body: text, headers: reservation.headers };
+      } catch (err) {
+        status = (err as { status?: number }).status ?? 502;
+        if (err instanceof ApiError) Object.assign(err.headers, { ...reservation.headers, ...err.headers });
+        throw err;
+      } finally {
+        reservation.settle(status === 200 ? stats.promptTokens : 0);
+        deps.usage.record({
+          keyId: key.id,
+          model: body.model,
+          promptTokens: stats.promptTokens,
+          completionTokens: 0,
+          cached: false,
+          status,
+          upstreamMs: Math.round(stats.upstreamMs),
+          totalMs: Math.round(performance.now() - req.startedAt),
+          requestId: req.requestId,
+          createdAt: new Date(),
+        });
+      }
+    },
+  };
+}
+
+export type EmbeddingsService = ReturnType<typeof createEmbeddingsService>;

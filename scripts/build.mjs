@@ -1,0 +1,17 @@
+// Bundles the service into dist/server.js: one file the container runs with no node_modules.
+// PGlite stays external (its .wasm/.data load relative to its module; only embedded mode needs it).
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['app/server.ts'],
+  outfile: 'dist/server.js',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  loader: { '.sql': 'text' },
+  external: ['@electric-sql/pglite'],
+  logLevel: 'warning',
+});

@@ -49,9 +49,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     forceCloseConnections: 'idle',
   });
 
-  // OpenAI clients send application/json; curl users often forget the header, so any type is read as JSON.
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: deps.config.BODY_LIMIT_BYTES }, (_req, body, done) => {
-    app.getDefaultJsonParser('error', 'error')(_req, body as string, done);
+  // OpenAI clients send application/json; curl users often forget the header, so any type is read
+  // as JSON. An empty body is no error here (DELETE with a JSON content type); routes that need a
+  // body say so with a 400.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', '*'], { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(req, body as string, done);
   });
 
   requestContext(app, deps.lifecycle);

@@ -1,0 +1,200 @@
+/**
+ * The built-in offline upstream: a node:http server speaking enough of OpenAI's protocol for the
+ * gateway to run with no network and no key. The routing is a pure function (`mockReply`) so the
+ * test fake upstream can reuse it and add faults around it.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  errorResponse,
+  mockChatChunks,
+  mockChatCompletion,
+  mockEmbeddings,
+  mockModel,
+  mockModels,
+  type ChatCompletionRequest,
+  type EmbeddingRequest,
+  type MockOptions,
+} from './mock-responses';
+import { DONE_EVENT, frameEvent } from './sse';
+
+export type MockReply =
+  | { kind: 'json'; status: number; body: unknown }
+  | { kind: 'sse'; chunks: unknown[] };
+
+/** Request bodies past this are refused; the gateway's own limit is far lower. */
+export const MOCK_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+
+function invalid(message: string, param: string | null = null): MockReply {
+  return { kind: 'json', status: 400, body: errorResponse(message, 'invalid_request_error', param) };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What the mock upstream answers to `method url` with the raw request body. */
+export function mockReply(method: string, url: string, raw: string, opts: MockOptions = {}): MockReply {
+  const path = url.split('?')[0].replace(/\/+$/, '');
+  const route = `${method.toUpperCase()} ${path}`;
+
+  if (route === 'GET /v1/models') return { kind: 'json', status: 200, body: mockModels() };
+  if (method.toUpperCase() === 'GET' && path.startsWith('/v1/models/')) {
+    const id = decodeURIComponent(path.slice('/v1/models/'.length));
+    const model = mockModel(id);
+    return model
+      ? { kind: 'json', status: 200, body: model }
+      : {
+          kind: 'json',
+          status: 404,
+          body: errorResponse(`The model '${id}' does not exist`, 'invalid_request_error', 'model', 'model_not_found'),
+        };
+  }
+  if (route !== 'POST /v1/chat/completions' && route !== 'POST /v1/embeddings') {
+    return { kind: 'json', status: 404, body: errorResponse(`Invalid URL (${route})`, 'invalid_request_error') };
+  }
+
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    return invalid('We could not parse the JSON body of your request. The API expects a JSON payload.');
+  }
+  if (!isObject(body)) return invalid('The request body must be a JSON object.');
+  if (typeof body.model !== 'string' || body.model === '') {
+    return invalid('you must provide a model parameter', 'model');
+  }
+
+  if (path === '/v1/embeddings') {
+    const input = body.input;
+    if (input === undefined || input === null || input === '' || (Array.isArray(input) && input.length === 0)) {
+      return invalid("'input' is a required property and must not be empty", 'input');
+    }
+    return { kind: 'json', status: 200, body: mockEmbeddings(body as EmbeddingRequest) };
+  }
+
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    return invalid("'messages' must be a non-empty array", 'messages');
+  }
+  const chat = body as ChatCompletionRequest;
+  return chat.stream === true
+    ? { kind: 'sse', chunks: mockChatChunks(chat, opts) }
+    : { kind: 'json', status: 200, body: mockChatCompletion(chat, opts) };
+}
+
+/** Reads the whole body as UTF-8; past `limit` bytes it drains the rest and rejects. */
+export function readBody(req: IncomingMessage, limit = MOCK_BODY_LIMIT_BYTES): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (part: Buffer) => {
+      size += part.length;
+      if (size <= limit) parts.push(part);
+    });
+    req.on('end', () =>
+      size > limit ? reject(new BodyTooLargeError()) : resolve(Buffer.concat(parts).toString('utf8')),
+    );
+    req.on('error', reject);
+  });
+}
+
+export class BodyTooLargeError extends Error {
+  constructor() {
+    super('request body too large');
+  }
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function startEventStream(res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+  res.flushHeaders();
+}
+
+export function writeEvent(res: ServerResponse, data: unknown): void {
+  res.write(frameEvent(typeof data === 'string' ? data : JSON.stringify(data)));
+}
+
+/** Writes each chunk as a `data:` event, then `data: [DONE]`; stops early if the client has gone. */
+export async function sendEventStream(res: ServerResponse, chunks: unknown[], delayMs = 0): Promise<void> {
+  startEventStream(res);
+  for (const chunk of chunks) {
+    if (res.destroyed) return;
+    writeEvent(res, chunk);
+    if (delayMs > 0) await sleep(delayMs);
+  }
+  if (!res.destroyed) res.end(DONE_EVENT);
+}
+
+export interface MockUpstreamOptions {
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** @default 0 (a free port) */
+  port?: number;
+  /** Pause between streamed chunks, so an offline stream looks like one. @default 0 */
+  streamDelayMs?: number;
+}
+
+export interface MockUpstream {
+  /** Base URL ending in `/v1`, ready for `OPENAI_BASE_URL`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export function baseUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/v1`;
+}
+
+export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise<MockUpstream> {
+  const host = opts.host ?? '127.0.0.1';
+  const server = createServer((req, res) => {
+    readBody(req)
+      .then((raw) => {
+        const reply = mockReply(req.method ?? 'GET', req.url ?? '/', raw);
+        if (reply.kind === 'json') sendJson(res, reply.status, reply.body);
+        else return sendEventStream(res, reply.chunks, opts.streamDelayMs);
+        return undefined;
+      })
+      .catch((err: unknown) => {
+        if (err instanceof BodyTooLargeError && !res.headersSent) {
+          sendJson(res, 413, errorResponse('Request body too large.', 'invalid_request_error'));
+        } else {
+          res.destroy();
+        }
+      });
+  });
+  // Longer than any client pool's idle timeout, so a reused socket is never closed under a request.
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: baseUrl(host, port),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

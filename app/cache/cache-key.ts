@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Request fields that change how an answer is delivered, stored or attributed, never what it says.
+ * - `stream`, `stream_options`: the same answer, framed differently. The cached entry records its
+ *   `kind`, and the route decides whether it can serve the other framing from it.
+ * - `user`, `safety_identifier`: end-user ids for abuse monitoring; the tenant boundary is the key id.
+ * - `metadata`, `store`: whether and how OpenAI keeps the completion.
+ * - `prompt_cache_key`: a routing hint for OpenAI's prompt cache.
+ * Everything else stays in, including fields that rarely matter (`service_tier` appears in the body):
+ * an unnecessary miss costs one upstream call, a wrong hit serves a wrong answer.
+ */
+export const FIELDS_NOT_IN_KEY: readonly string[] = [
+  'stream',
+  'stream_options',
+  'user',
+  'safety_identifier',
+  'metadata',
+  'store',
+  'prompt_cache_key',
+];
+
+/** Bump when the key's layout changes, so old entries are never read under new meanings. */
+const KEY_VERSION = 'v1';
+
+/** JSON with object keys sorted at every depth; arrays keep their order (message order matters). */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    const s = JSON.stringify(value);
+    return s === undefined ? 'null' : s;
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const k of Object.keys(obj).sort()) {
+    // Like JSON.stringify: a field set to undefined is a field not sent.
+    if (obj[k] === undefined || typeof obj[k] === 'function') continue;
+    parts.push(`${JSON.stringify(k)}:${canonicalJson(obj[k])}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/**
+ * SHA-256 hex of the caller's key id and the request's answer-relevant fields. The key id is part of
+ * the hashed input, so entries never cross tenants even if the store is shared.
+ */
+export function cacheKey(keyId: string, body: object): string {
+  const relevant: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) if (!FIELDS_NOT_IN_KEY.includes(k)) relevant[k] = v;
+  return createHash('sha256').update(canonicalJson([KEY_VERSION, keyId, relevant])).digest('hex');
+}
+
+export type RequestHeaders = Record<string, string | string[] | undefined>;
+
+/**
+ * Only deterministic requests: an explicit `temperature: 0` (absent means 1 at OpenAI) and a single
+ * choice, unless the caller opted out with `Cache-Control: no-cache` or `no-store`.
+ */
+export function isCacheable(body: Record<string, unknown>, headers: RequestHeaders): boolean {
+  if (body.temperature !== 0) return false;
+  if (body.n !== undefined && body.n !== null && body.n !== 1) return false;
+  const cc = headers['cache-control'] ?? headers['Cache-Control'];
+  const directives = (Array.isArray(cc) ? cc.join(',') : (cc ?? ''))
+    .toLowerCase()
+    .split(',')
+    .map((d) => d.trim());
+  return !directives.includes('no-cache') && !directives.includes('no-store');
+}

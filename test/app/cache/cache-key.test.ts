@@ -1,0 +1,83 @@
+import { cacheKey, canonicalJson, isCacheable } from '../../../app/cache/cache-key';
+
+const body = {
+  model: 'gpt-4o-mini',
+  temperature: 0,
+  messages: [
+    { role: 'system', content: 'be brief' },
+    { role: 'user', content: 'hi' },
+  ],
+  response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { b: 1, a: 2 } } },
+};
+
+describe('cacheKey', () => {
+  it('is a SHA-256 hex digest', () => {
+    expect(cacheKey('k1', body)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('does not depend on the order of object keys, at any depth', () => {
+    const reordered = {
+      response_format: { json_schema: { schema: { a: 2, b: 1 }, name: 'x' }, type: 'json_schema' },
+      messages: [
+        { content: 'be brief', role: 'system' },
+        { content: 'hi', role: 'user' },
+      ],
+      temperature: 0,
+      model: 'gpt-4o-mini',
+    };
+    expect(cacheKey('k1', reordered)).toBe(cacheKey('k1', body));
+  });
+
+  it('differs between tenants', () => {
+    expect(cacheKey('k2', body)).not.toBe(cacheKey('k1', body));
+  });
+
+  it('differs when anything that shapes the answer differs', () => {
+    const base = cacheKey('k1', body);
+    expect(cacheKey('k1', { ...body, temperature: 0.5 })).not.toBe(base);
+    expect(cacheKey('k1', { ...body, model: 'gpt-4o' })).not.toBe(base);
+    expect(cacheKey('k1', { ...body, max_tokens: 10 })).not.toBe(base);
+    expect(cacheKey('k1', { ...body, messages: [...body.messages].reverse() })).not.toBe(base);
+    expect(cacheKey('k1', { ...body, messages: [{ role: 'user', content: 'hi!' }] })).not.toBe(base);
+  });
+
+  it('ignores fields that only change framing, storage or attribution', () => {
+    const base = cacheKey('k1', body);
+    expect(cacheKey('k1', { ...body, stream: true, stream_options: { include_usage: true } })).toBe(base);
+    expect(cacheKey('k1', { ...body, stream: false })).toBe(base);
+    expect(cacheKey('k1', { ...body, user: 'u-1', metadata: { a: '1' }, store: true })).toBe(base);
+    expect(cacheKey('k1', { ...body, seed: undefined })).toBe(base);
+  });
+
+  it('cannot be confused by moving text between tenant and body', () => {
+    expect(cacheKey('a', { model: 'b' })).not.toBe(cacheKey('a","b', { model: '' }));
+  });
+});
+
+describe('canonicalJson', () => {
+  it('sorts keys and keeps arrays in order', () => {
+    expect(canonicalJson({ b: [3, { d: 1, c: 2 }], a: 'x' })).toBe('{"a":"x","b":[3,{"c":2,"d":1}]}');
+  });
+});
+
+describe('isCacheable', () => {
+  it('only caches an explicit temperature of 0', () => {
+    expect(isCacheable({ temperature: 0 }, {})).toBe(true);
+    expect(isCacheable({}, {})).toBe(false);
+    expect(isCacheable({ temperature: 0.2 }, {})).toBe(false);
+    expect(isCacheable({ temperature: '0' }, {})).toBe(false);
+  });
+
+  it('only caches a single choice', () => {
+    expect(isCacheable({ temperature: 0, n: 1 }, {})).toBe(true);
+    expect(isCacheable({ temperature: 0, n: null }, {})).toBe(true);
+    expect(isCacheable({ temperature: 0, n: 2 }, {})).toBe(false);
+  });
+
+  it('honours Cache-Control no-cache and no-store', () => {
+    expect(isCacheable({ temperature: 0 }, { 'cache-control': 'no-cache' })).toBe(false);
+    expect(isCacheable({ temperature: 0 }, { 'cache-control': 'max-age=0, No-Store' })).toBe(false);
+    expect(isCacheable({ temperature: 0 }, { 'cache-control': ['public', 'no-cache'] })).toBe(false);
+    expect(isCacheable({ temperature: 0 }, { 'cache-control': 'max-age=60' })).toBe(true);
+  });
+});

@@ -7,19 +7,32 @@ export const KEYS_USAGE = `usage:
   npm run keys -- list
   npm run keys -- revoke ID`;
 
-function positiveInt(name: string, value: string | undefined): number | undefined {
+const INT32_MAX = 2_147_483_647;
+
+/** Bounded like the columns they land in (integer for rpm/tpm, bigint for the budget). */
+function positiveInt(name: string, value: string | undefined, max: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive whole number, got '${value}'`);
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw new Error(`--${name} must be a whole number from 1 to ${max}, got '${value}'`);
+  }
   return n;
 }
 
 /** Operator commands on keys; returns the text to print. Throws with a usage hint on bad input. */
+function parseArgsOrUsage<T extends Parameters<typeof parseArgs>[0]>(config: T) {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${KEYS_USAGE}`);
+  }
+}
+
 export async function runKeysCommand(keys: KeyStore, args: string[]): Promise<string> {
   const [command, ...rest] = args;
   switch (command) {
     case 'create': {
-      const { values } = parseArgs({
+      const { values } = parseArgsOrUsage({
         args: rest,
         options: {
           name: { type: 'string' },
@@ -32,9 +45,9 @@ export async function runKeysCommand(keys: KeyStore, args: string[]): Promise<st
       if (!values.name?.trim()) throw new Error(`--name is required\n${KEYS_USAGE}`);
       const { record, key } = await keys.create({
         name: values.name.trim(),
-        rpm: positiveInt('rpm', values.rpm),
-        tpm: positiveInt('tpm', values.tpm),
-        monthlyTokenBudget: positiveInt('budget', values.budget),
+        rpm: positiveInt('rpm', values.rpm, INT32_MAX),
+        tpm: positiveInt('tpm', values.tpm, INT32_MAX),
+        monthlyTokenBudget: positiveInt('budget', values.budget, Number.MAX_SAFE_INTEGER),
         models: values.models ? values.models.split(',').map((m) => m.trim()).filter(Boolean) : undefined,
       });
       return [

@@ -20,9 +20,17 @@ function positiveInt(name: string, value: string | undefined, max: number): numb
 }
 
 /** Operator commands on keys; returns the text to print. Throws with a usage hint on bad input. */
-function parseArgsOrUsage<T extends Parameters<typeof parseArgs>[0]>(config: T) {
+const CREATE_OPTIONS = {
+  name: { type: 'string' },
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
+  budget: { type: 'string' },
+  models: { type: 'string' },
+} as const;
+
+function parseCreateArgs(args: string[]) {
   try {
-    return parseArgs(config);
+    return parseArgs({ args, options: CREATE_OPTIONS });
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${KEYS_USAGE}`);
   }
@@ -32,16 +40,7 @@ export async function runKeysCommand(keys: KeyStore, args: string[]): Promise<st
   const [command, ...rest] = args;
   switch (command) {
     case 'create': {
-      const { values } = parseArgsOrUsage({
-        args: rest,
-        options: {
-          name: { type: 'string' },
-          rpm: { type: 'string' },
-          tpm: { type: 'string' },
-          budget: { type: 'string' },
-          models: { type: 'string' },
-        },
-      });
+      const { values } = parseCreateArgs(rest);
       if (!values.name?.trim()) throw new Error(`--name is required\n${KEYS_USAGE}`);
       const { record, key } = await keys.create({
         name: values.name.trim(),

@@ -2,7 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { requireAdmin, requireClientKey } from './plugins/auth';
-import { errorHandler } from './plugins/error-handler';
+import { clientErrorHandler, errorHandler, frameworkErrors } from './plugins/error-handler';
+import { jsonBody } from './plugins/json-body';
 import { requestContext, requestId, type Lifecycle } from './plugins/request-context';
 import { adminKeysRoutes } from './routes/admin/keys';
 import { adminUsageRoute, type UsageReader } from './routes/admin/usage';
@@ -30,7 +31,7 @@ export interface AppDeps {
   models: ModelCatalog;
   usage: UsageReader;
   readiness: Readiness;
-  /** Observability hooks (access log, metrics), registered before the routes. */
+  /** Observability hooks (access log, metrics), registered before every other hook and the routes. */
   instrument?: (app: FastifyInstance) => void;
 }
 
@@ -47,21 +48,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     requestTimeout: 0,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Requests Node or the router refuse still get an ErrorResponse (a missing Host: request-context).
+    clientErrorHandler,
+    frameworkErrors,
+    http: { requireHostHeader: false },
   });
 
-  // OpenAI clients send application/json; curl users often forget the header, so any type is read
-  // as JSON. An empty body is no error here (DELETE with a JSON content type); routes that need a
-  // body say so with a 400.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(['application/json', '*'], { parseAs: 'string' }, (req, body, done) => {
-    if (body === '') done(null, undefined);
-    else parseJson(req, body as string, done);
-  });
-
+  jsonBody(app);
+  // First, so its onRequest hook also sees the requests refused by later ones (503 while draining).
+  deps.instrument?.(app);
   requestContext(app, deps.lifecycle);
   errorHandler(app, deps.config.BODY_LIMIT_BYTES);
-  deps.instrument?.(app);
 
   healthRoutes(app, deps.readiness, deps.lifecycle);
 

@@ -98,6 +98,7 @@ export async function createServices(
     onError: throttled(logger, 'usage write failed; rows kept for retry'),
     onDropped: (n) => events.usageDropped?.(n),
     log: logger,
+    maxBuffered: config.USAGE_BUFFER_MAX_ROWS,
   });
   const retention = startRetention({
     query: usageQuery,

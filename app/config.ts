@@ -51,6 +51,8 @@ export const configSchema = z.object({
   /** How long a key lookup is trusted in process; revocations take effect within this. */
   KEY_CACHE_TTL_MS: int(0).max(5000).default(2000),
   USAGE_RETENTION_DAYS: int(1).default(90),
+  /** Usage rows held while Postgres is unreachable (at least one batch); past it the oldest are dropped and counted. */
+  USAGE_BUFFER_MAX_ROWS: int(500).default(50_000),
   BATCH_MAX_CONCURRENCY: int(1).default(5),
   BATCH_MAX_ITEMS: int(1).default(100),
   SHUTDOWN_GRACE_MS: int(0).default(25_000),
@@ -69,7 +71,9 @@ export class ConfigError extends Error {}
 
 /** Parses the environment; throws a ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const result = configSchema.safeParse(env);
+  // `PORT=` in an env file means unset (the default), not 0.
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v?.trim() !== ''));
+  const result = configSchema.safeParse(set);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);

@@ -10,6 +10,7 @@ import { createServices, openDatabase } from './bootstrap';
 import { runKeysCommand } from './cli/keys';
 import { backends, loadConfig, type Config } from './config';
 import { createLogger } from './lib/logger';
+import { createObservability, serveClusterMetrics } from './observability/observability';
 import type { Lifecycle } from './plugins/request-context';
 import { createKeyStore } from './stores/keys';
 import { migrate } from './stores/migrate';
@@ -27,8 +28,11 @@ async function withDatabase<T>(config: Config, logger: Logger, fn: (db: Db) => P
 
 async function serve(config: Config, logger: Logger): Promise<void> {
   const lifecycle: Lifecycle = { draining: false };
-  const services = await createServices(config, logger, lifecycle);
-  const app = buildApp(services.deps);
+  const observability = createObservability(config, logger, { clusterWorker: cluster.isWorker });
+  const services = await createServices(config, logger, lifecycle, observability.storeEvents);
+  observability.watchUsageBuffer(services.usageRecorder);
+  const app = buildApp({ ...services.deps, instrument: observability.instrument });
+  await observability.serveMetrics();
   await app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ port: config.PORT, host: config.HOST, ...backends(config) }, 'llm-api listening');
 
@@ -43,12 +47,18 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       app.server.closeAllConnections();
     }, config.SHUTDOWN_GRACE_MS);
     force.unref();
+    // A keep-alive connection whose last answer has ended would hold close() until the grace
+    // period is over: close each one as soon as it goes idle.
+    const idle = setInterval(() => app.server.closeIdleConnections(), 100);
+    idle.unref();
     try {
       await app.close(); // stops accepting, waits for in-flight requests and streams
     } finally {
       clearTimeout(force);
+      clearInterval(idle);
     }
     await services.close(); // flushes usage rows
+    await observability.close(); // the last EMF interval
     logger.info('shut down cleanly');
     logger.flush?.();
     process.exit(0);
@@ -60,6 +70,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
 /** WORKERS > 1: migrate once, then fork; the primary restarts crashed workers and relays SIGTERM. */
 async function servePrimary(config: Config, logger: Logger): Promise<void> {
   await withDatabase(config, logger, async () => undefined);
+  await serveClusterMetrics(config, logger);
   let stopping = false;
   const fork = () => cluster.fork();
   for (let i = 0; i < config.WORKERS; i++) fork();

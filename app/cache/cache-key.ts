@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../lib/sha256';
 
 /**
  * Request fields that change how an answer is delivered, stored or attributed, never what it says.
@@ -47,7 +47,7 @@ export function canonicalJson(value: unknown): string {
 export function cacheKey(keyId: string, body: object): string {
   const relevant: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(body)) if (!FIELDS_NOT_IN_KEY.includes(k)) relevant[k] = v;
-  return createHash('sha256').update(canonicalJson([KEY_VERSION, keyId, relevant])).digest('hex');
+  return sha256Hex(canonicalJson([KEY_VERSION, keyId, relevant]));
 }
 
 export type RequestHeaders = Record<string, string | string[] | undefined>;

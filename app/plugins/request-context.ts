@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ServiceUnavailableError } from '../errors';
+import { InvalidRequestError, ServiceUnavailableError } from '../errors';
 import { newRequestStats, type RequestStats } from '../lib/request-stats';
 
 declare module 'fastify' {
@@ -33,6 +33,10 @@ export function requestContext(app: FastifyInstance, lifecycle: Lifecycle) {
     request.startedAt = performance.now();
     request.stats = newRequestStats();
     reply.header('x-request-id', request.id);
+    // Node's own check (off, see app.ts) answers this with an empty body; ours speaks ErrorResponse.
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw new InvalidRequestError('An HTTP/1.1 request must carry a Host header.');
+    }
     if (lifecycle.draining) {
       reply.header('connection', 'close');
       throw new ServiceUnavailableError('The server is shutting down. Please retry.', 'shutting_down');

@@ -10,9 +10,17 @@ const message = z.looseObject({
 });
 
 const tokenCount = z.number().int().min(1).max(10_000_000);
+/** Model ids are names, and they reach logs and the usage table (Postgres text refuses NUL). */
+const modelId = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
+/** The api_keys columns are 32-bit integers. */
+const perMinute = z.number().int().min(1).max(2_147_483_647);
 
 export const chatCompletionBody = z.looseObject({
-  model: z.string().min(1).max(256),
+  model: modelId,
   messages: z.array(message).min(1),
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
@@ -25,7 +33,7 @@ export const chatCompletionBody = z.looseObject({
 export type ChatCompletionBody = z.infer<typeof chatCompletionBody>;
 
 export const embeddingsBody = z.looseObject({
-  model: z.string().min(1).max(256),
+  model: modelId,
   input: z.union([
     z.string(),
     z.array(z.string()).min(1),
@@ -43,11 +51,11 @@ export const batchBody = z.object({
 });
 
 export const createKeyBody = z.object({
-  name: z.string().trim().min(1).max(200),
-  rpm: z.number().int().min(1).nullish(),
-  tpm: z.number().int().min(1).nullish(),
+  name: z.string().trim().min(1).max(200).regex(/^[^\u0000]*$/, 'must not contain NUL characters'),
+  rpm: perMinute.nullish(),
+  tpm: perMinute.nullish(),
   monthly_token_budget: z.number().int().min(1).nullish(),
-  models: z.array(z.string().min(1)).min(1).nullish(),
+  models: z.array(modelId).min(1).nullish(),
 });
 
 const isoDate = z.iso.datetime({ offset: true }).or(z.iso.date());
@@ -84,7 +92,7 @@ export function parseBody<S extends z.ZodType>(schema: S, value: unknown): z.inf
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const param = paramName(issue.path);
-  const missing = issue.code === 'invalid_type' && valueAt(value, issue.path) === undefined;
+  const missing = valueAt(value, issue.path) === undefined;
   const message = missing
     ? `Missing required parameter: '${param}'.`
     : `Invalid value for '${param ?? 'body'}': ${issue.message}.`;

@@ -6,7 +6,7 @@ import type { RequestStats } from '../lib/request-stats';
 import { estimateChatPromptTokens } from '../lib/tokens';
 import type { ChatCompletionBody } from '../schemas/requests';
 import type { UpstreamClient } from '../upstream/client';
-import { forward } from '../upstream/forward';
+import { forward, readJsonBody } from '../upstream/forward';
 import { DONE_EVENT, frameEvent } from '../upstream/sse';
 import { relayStream } from '../upstream/stream-relay';
 import type { ApiKeyRecord, CachedAnswer, RateLimiter, ResponseCache, UsageRecord } from '../stores/types';
@@ -101,13 +101,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       }
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? completionReserve;
       const reserved = estimateChatPromptTokens(body.messages) + maxTokens * (body.n ?? 1);
-      const reservation = await reserve(deps.limiter, key, reserved, deps.limits, deps.onBackgroundError);
+      const reservation = await reserve(deps.limiter, key, reserved, deps.limits, deps.onBackgroundError, req.stats);
       try {
         return await completeWithinLimits(req, reservation);
       } catch (err) {
         if (err instanceof ApiError) Object.assign(err.headers, { ...reservation.headers, ...err.headers });
         reservation.settle(0);
-        recordUsage(req, (err as { status?: number }).status ?? 500, false);
+        recordUsage(req, req.signal.aborted ? 499 : ((err as { status?: number }).status ?? 500), false);
         throw err;
       }
     },
@@ -153,11 +153,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     );
 
     if (!streaming) {
-      const started = performance.now();
-      const text = await res.body.text();
-      stats.upstreamMs += performance.now() - started;
-      const usage = safeParse(text)?.usage;
-      takeUsage(stats, usage);
+      const { text, json } = await readJsonBody(res, stats, req.signal);
+      takeUsage(stats, (json as { usage?: { prompt_tokens?: number; completion_tokens?: number } } | null)?.usage);
       reservation.settle(stats.promptTokens + stats.completionTokens);
       recordUsage(req, 200, false);
       if (entryKey) {

@@ -5,7 +5,7 @@ import { estimateEmbeddingTokens } from '../lib/tokens';
 import type { EmbeddingsBody } from '../schemas/requests';
 import type { ApiKeyRecord, RateLimiter, UsageRecord } from '../stores/types';
 import type { UpstreamClient } from '../upstream/client';
-import { forward } from '../upstream/forward';
+import { forward, readJsonBody } from '../upstream/forward';
 import { reserve, type LimitDefaults } from './limits';
 
 export interface EmbeddingsRequest {
@@ -35,7 +35,7 @@ export function createEmbeddingsService(deps: EmbeddingsServiceDeps) {
         throw new PermissionDeniedError(`This key may not use the model '${body.model}'.`, 'model_not_allowed', 'model');
       }
       const reserved = estimateEmbeddingTokens(body.input);
-      const reservation = await reserve(deps.limiter, key, reserved, deps.limits, deps.onBackgroundError);
+      const reservation = await reserve(deps.limiter, key, reserved, deps.limits, deps.onBackgroundError, stats);
       let status = 200;
       try {
         const res = await forward(
@@ -43,14 +43,12 @@ export function createEmbeddingsService(deps: EmbeddingsServiceDeps) {
           { method: 'POST', path: '/embeddings', body: JSON.stringify(body), signal: req.signal },
           stats,
         );
-        const started = performance.now();
-        const text = await res.body.text();
-        stats.upstreamMs += performance.now() - started;
-        const usage = (JSON.parse(text) as { usage?: { prompt_tokens?: number } }).usage;
+        const { text, json } = await readJsonBody(res, stats, req.signal);
+        const usage = (json as { usage?: { prompt_tokens?: number } } | null)?.usage;
         stats.promptTokens = usage?.prompt_tokens ?? reserved;
         return { body: text, headers: reservation.headers };
       } catch (err) {
-        status = (err as { status?: number }).status ?? 502;
+        status = req.signal.aborted ? 499 : ((err as { status?: number }).status ?? 502);
         if (err instanceof ApiError) Object.assign(err.headers, { ...reservation.headers, ...err.headers });
         throw err;
       } finally {

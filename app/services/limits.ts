@@ -1,4 +1,5 @@
 import { QuotaExceededError, RateLimitError } from '../errors';
+import type { RequestStats } from '../lib/request-stats';
 import type { ApiKeyRecord, LimitDecision, RateLimiter } from '../stores/types';
 
 export interface LimitDefaults {
@@ -37,7 +38,7 @@ export interface Reservation {
 
 /**
  * Reserves one request and `tokens` tokens for `key`, or throws a 429 carrying the limit headers
- * and `retry-after`.
+ * and `retry-after` (and notes in `stats` which limit refused it).
  */
 export async function reserve(
   limiter: RateLimiter,
@@ -45,6 +46,7 @@ export async function reserve(
   tokens: number,
   defaults: LimitDefaults,
   onReconcileError?: (err: unknown) => void,
+  stats?: Pick<RequestStats, 'rateLimited'>,
 ): Promise<Reservation> {
   const rpm = key.rpm ?? defaults.rpm;
   const tpm = key.tpm ?? defaults.tpm;
@@ -52,6 +54,7 @@ export async function reserve(
   const decision = await limiter.check({ keyId: key.id, rpm, tpm, budget, tokens });
   const headers = rateLimitHeaders(decision);
   if (!decision.allowed) {
+    if (stats) stats.rateLimited = decision.refusedBy ?? 'requests';
     const retry = { ...headers, 'retry-after': String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))) };
     if (decision.refusedBy === 'budget') {
       throw new QuotaExceededError(

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { newRequestStats, type RequestStats } from '../lib/request-stats';
 import type { UpstreamClient } from '../upstream/client';
-import { forward } from '../upstream/forward';
+import { UpstreamError } from '../errors';
+import { forward, readJsonBody } from '../upstream/forward';
 
 export interface ModelList {
   object: 'list';
@@ -32,8 +33,10 @@ export function createModelCatalog(opts: { upstream: UpstreamClient; ttlMs?: num
     const started = performance.now();
     try {
       const res = await forward(opts.upstream, { method: 'GET', path: '/models' }, stats);
-      const list = (await res.body.json()) as ModelList;
-      if (!list || !Array.isArray(list.data)) throw new Error('upstream model list is malformed');
+      const list = (await readJsonBody(res, stats)).json as ModelList;
+      if (!list || !Array.isArray(list.data)) {
+        throw new UpstreamError('The upstream model server sent a malformed model list.');
+      }
       cached = { list, at: now() };
       lastProbe = { result: { ok: true, latency_ms: Math.round(performance.now() - started) }, at: now() };
       return list;

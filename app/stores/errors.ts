@@ -24,3 +24,33 @@ export class StoreTimeoutError extends Error {
     this.timeoutMs = timeoutMs;
   }
 }
+
+/** Socket errors: the store is not reachable at all. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+/**
+ * SQLSTATE: connection exception (08), insufficient resources (53), shutting down (57P01-3),
+ * statement timeout (57014).
+ */
+const SQLSTATE_OUTAGE = /^(08|53|57P0[1-3]$|57014$)/;
+/** node-postgres raises these without a code. */
+const PG_CONNECTION_MESSAGE = /timeout exceeded when trying to connect|Connection terminated|connection error/i;
+
+/**
+ * True when `err` says a store (Postgres, Redis) could not be reached or gave up, rather than that
+ * the query was wrong: the caller should retry later (503), and nothing is broken in this process.
+ */
+export function isStoreOutage(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError || err instanceof StoreTimeoutError) return true;
+  const e = err as { code?: unknown; message?: unknown } | null | undefined;
+  if (typeof e?.code === 'string' && (NETWORK_CODES.has(e.code) || SQLSTATE_OUTAGE.test(e.code))) return true;
+  return typeof e?.message === 'string' && PG_CONNECTION_MESSAGE.test(e.message);
+}

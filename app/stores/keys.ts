@@ -1,4 +1,5 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { sha256Hex } from '../lib/sha256';
 import type { ApiKeyRecord, Db } from './types';
 
 const KEY_PREFIX = 'sk-llm-';
@@ -22,7 +23,7 @@ export interface KeyStore {
 }
 
 export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return sha256Hex(key);
 }
 
 export function generateKey(): string {

@@ -34,6 +34,8 @@ export function createFailOpenLimiter(opts: FailOpenLimiterOptions): RateLimiter
   const now = opts.now ?? Date.now;
   let skipUntil = 0;
   let lastError: unknown;
+  /** The last primary call failed: reservations are being made on the fallback. */
+  let primaryFailing = false;
 
   function report(err: unknown): void {
     try {
@@ -46,9 +48,12 @@ export function createFailOpenLimiter(opts: FailOpenLimiterOptions): RateLimiter
   async function viaPrimary<T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: unknown }> {
     if (now() < skipUntil) return { ok: false, err: new StoreUnavailableError('rate limiter', { cause: lastError }) };
     try {
-      return { ok: true, value: await withTimeout(fn, timeoutMs, 'rate limiter') };
+      const value = await withTimeout(fn, timeoutMs, 'rate limiter');
+      primaryFailing = false;
+      return { ok: true, value };
     } catch (err) {
       lastError = err;
+      primaryFailing = true;
       if (cooldownMs > 0) skipUntil = now() + cooldownMs;
       return { ok: false, err };
     }
@@ -69,9 +74,13 @@ export function createFailOpenLimiter(opts: FailOpenLimiterOptions): RateLimiter
       return { ...(await fallback.check(req)), degraded: true };
     },
 
-    // Best effort: a lost reconcile only skews one key's window for a minute.
+    // Best effort: a lost reconcile only skews one key's window for a minute. The Redis limiter
+    // queues reconciles rather than failing them, so while its checks fail the correction goes
+    // where the reservation was most likely made: the fallback.
     async reconcile(req: LimitReconcile): Promise<void> {
-      const res = await viaPrimary(() => primary.reconcile(req));
+      const res = primaryFailing
+        ? { ok: false as const, err: new StoreUnavailableError('rate limiter', { cause: lastError }) }
+        : await viaPrimary(() => primary.reconcile(req));
       if (res.ok) return;
       report(res.err);
       // The reservation being corrected was most likely made on the fallback.

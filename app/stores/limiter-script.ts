@@ -41,12 +41,26 @@ end
 /**
  * KEYS: 1 request TAT, 2 token TAT, 3 budget counter.
  * ARGV: 1 now (µs), 2 rpm, 3 tpm, 4 tokens, 5 budget (-1 = none), 6 budget counter TTL (ms),
- *       7 '1' = create a missing budget counter at zero, 8 ms until the month ends.
+ *       7 '1' = create a missing budget counter at zero, 8 ms until the month ends,
+ *       9 token TAT adjustment (µs) and 10 budget adjustment (tokens) from earlier reconciles of this
+ *       key, applied first exactly as RECONCILE_LUA would have (see limiter-redis: one round trip
+ *       per request instead of two).
  * Returns {-1} when the budget counter is missing and must be seeded by the caller; otherwise
  * {allowed 1|0, refusedBy 0|1 requests|2 tokens|3 budget, remainingRequests, resetRequestsMs,
  *  remainingTokens, resetTokensMs, retryAfterMs}.
  */
 export const CHECK_LUA = `${HELPERS}
+local adjUs = tonumber(ARGV[9] or '0')
+if adjUs ~= 0 then
+  local t = tat(KEYS[2]) + adjUs
+  if t < now then t = now end
+  store(KEYS[2], t)
+end
+local adjBudget = tonumber(ARGV[10] or '0')
+if adjBudget ~= 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+  local v = redis.call('INCRBY', KEYS[3], adjBudget)
+  if v < 0 then redis.call('SET', KEYS[3], '0', 'KEEPTTL') end
+end
 local rpm = tonumber(ARGV[2])
 local tpm = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
@@ -92,22 +106,21 @@ return {1, 0, remaining(rNew, rpm), ceilms(rNew - now), remaining(tNew, tpm), ce
 `;
 
 /**
- * KEYS: 1 token TAT, 2 budget counter. ARGV: 1 now (µs), 2 tpm, 3 reserved, 4 actual, 5 '1' = adjust
- * the budget counter. A missing counter is left missing: the next check seeds it from Postgres,
- * and INCRBY would create it without a TTL.
+ * KEYS: 1 token TAT, 2 budget counter. ARGV: 1 now (µs), 2 token TAT adjustment (µs: the sum of
+ * `inc(actual) - inc(reserved)` over the reconciles it carries), 3 budget adjustment (tokens:
+ * actual - reserved). A missing budget counter is left missing: the next check seeds it from
+ * Postgres, and INCRBY would create it without a TTL.
  */
 export const RECONCILE_LUA = `${HELPERS}
-local tpm = tonumber(ARGV[2])
-local reserved = tonumber(ARGV[3])
-local actual = tonumber(ARGV[4])
-local adj = inc(actual, tpm) - inc(reserved, tpm)
+local adj = tonumber(ARGV[2])
 if adj ~= 0 then
   local t = tat(KEYS[1]) + adj
   if t < now then t = now end
   store(KEYS[1], t)
 end
-if ARGV[5] == '1' and actual ~= reserved and redis.call('EXISTS', KEYS[2]) == 1 then
-  local v = redis.call('INCRBY', KEYS[2], actual - reserved)
+local adjBudget = tonumber(ARGV[3])
+if adjBudget ~= 0 and redis.call('EXISTS', KEYS[2]) == 1 then
+  local v = redis.call('INCRBY', KEYS[2], adjBudget)
   if v < 0 then redis.call('SET', KEYS[2], '0', 'KEEPTTL') end
 end
 return 1

@@ -11,10 +11,19 @@ export function withTimeout<T>(fn: () => Promise<T>, ms: number, store: string):
   } catch (err) {
     return Promise.reject(err);
   }
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreTimeoutError(store, ms)), ms);
+  // One promise and one timer (no race/finally chain): this wraps every limiter and cache call.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StoreTimeoutError(store, ms)), ms);
     timer.unref();
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

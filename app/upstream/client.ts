@@ -75,10 +75,19 @@ export function createUpstreamClient(opts: UpstreamOptions): UpstreamClient {
   const authHeader = opts.apiKey ? `Bearer ${opts.apiKey}` : undefined;
   const retryBase = opts.retryBaseMs ?? 250;
 
-  async function once(req: UpstreamRequest) {
-    const headers: Record<string, string> = { accept: req.headers?.accept ?? 'application/json', ...req.headers };
-    if (req.body !== undefined) headers['content-type'] = 'application/json';
+  function buildHeaders(extra: Record<string, string> | undefined, hasBody: boolean): Record<string, string> {
+    const headers: Record<string, string> = { accept: extra?.accept ?? 'application/json', ...extra };
+    if (hasBody) headers['content-type'] = 'application/json';
     if (authHeader) headers.authorization = authHeader;
+    return headers;
+  }
+  // The common cases are built once (undici only reads them), not per request.
+  const plainHeaders = Object.freeze(buildHeaders(undefined, false));
+  const jsonHeaders = Object.freeze(buildHeaders(undefined, true));
+
+  function once(req: UpstreamRequest) {
+    const hasBody = req.body !== undefined;
+    const headers = req.headers ? buildHeaders(req.headers, hasBody) : hasBody ? jsonHeaders : plainHeaders;
     return dispatcher.request({
       origin: base.origin,
       method: req.method,

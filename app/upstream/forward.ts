@@ -8,7 +8,7 @@ import {
   type ErrorBody,
 } from '../errors';
 import type { RequestStats } from '../lib/request-stats';
-import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from './client';
+import { isTimeout, type UpstreamClient, type UpstreamRequest, type UpstreamResponse } from './client';
 
 /** Anything that looks like an API key, including OpenAI's masked echo of one (`sk-proj-****abcd`). */
 const KEY_LIKE = /\b(sk|rk|pk)-[A-Za-z0-9_*\-]{4,}/g;
@@ -59,4 +59,36 @@ export async function forward(
   const retryAfter = res.headers['retry-after'];
   if (typeof retryAfter === 'string') headers['retry-after'] = retryAfter;
   throw new UpstreamClientError(res.statusCode, scrub(normaliseErrorBody(res.statusCode, text)), headers);
+}
+
+/**
+ * Reads a 2xx answer's JSON body. A body that breaks off or stalls, or is not JSON, is the
+ * upstream's failure (502/504), never relayed as a success nor blamed on the caller's JSON.
+ */
+export async function readJsonBody(
+  res: UpstreamResponse,
+  stats: RequestStats,
+  signal?: AbortSignal,
+): Promise<{ text: string; json: unknown }> {
+  const started = performance.now();
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    if (isTimeout(err)) {
+      stats.upstreamError = 'timeout';
+      throw new UpstreamTimeoutError();
+    }
+    stats.upstreamError = 'stream';
+    throw new UpstreamError('The upstream model server broke off its answer.');
+  } finally {
+    stats.upstreamMs += performance.now() - started;
+  }
+  try {
+    return { text, json: JSON.parse(text) };
+  } catch {
+    stats.upstreamError = 'stream';
+    throw new UpstreamError('The upstream model server sent a malformed answer.');
+  }
 }

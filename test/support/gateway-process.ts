@@ -38,6 +38,8 @@ export interface StartOptions {
   script?: string;
   /** Extra CLI arguments. */
   args?: string[];
+  /** Node.js flags before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). */
+  nodeArgs?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -54,7 +56,7 @@ export async function startGateway(opts: StartOptions = {}): Promise<GatewayProc
     LOG_LEVEL: 'info',
   };
   for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env[k] = v;
-  const child = spawn(process.execPath, [opts.script ?? BUNDLE, ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script ?? BUNDLE, ...(opts.args ?? [])], {
     cwd: opts.cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -60,10 +60,44 @@ describe('redis limiter across replicas', () => {
     expect(await redis.get(budget)).toBe('100');
   });
 
+  it('carries a reconcile with the key\'s next check: one script call per request', async () => {
+    const limiter = createRedisLimiter({ redis, prefix, reconcileFlushMs: 60_000 });
+    const r = { keyId: randomUUID(), rpm: 100, tpm: 1000, budget: null, tokens: 600 };
+    const evalsha = jest.spyOn(redis, 'evalsha');
+    try {
+      expect((await limiter.check(r)).allowed).toBe(true);
+      await limiter.reconcile({ keyId: r.keyId, tpm: 1000, budget: null, reserved: 600, actual: 100 });
+      const after = await limiter.check({ ...r, tokens: 100 });
+      expect(after).toMatchObject({ allowed: true, remainingTokens: 800 });
+      expect(evalsha).toHaveBeenCalledTimes(2);
+    } finally {
+      evalsha.mockRestore();
+      await limiter.close();
+    }
+  });
+
+  it('writes a reconcile on its own when no check of the key follows, and on close', async () => {
+    const keyId = randomUUID();
+    const tok = limiterKeys(prefix, keyId, new Date().toISOString().slice(0, 7))[1];
+    const limiter = createRedisLimiter({ redis, prefix, reconcileFlushMs: 20 });
+    await limiter.check({ keyId, rpm: 100, tpm: 1000, budget: null, tokens: 600 });
+    const reserved = Number(await redis.get(tok));
+    await limiter.reconcile({ keyId, tpm: 1000, budget: null, reserved: 600, actual: 100 });
+    for (let i = 0; i < 100 && Number(await redis.get(tok)) === reserved; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(reserved - Number(await redis.get(tok))).toBe(30_000_000); // 500 tokens at tpm=1000
+
+    const idle = createRedisLimiter({ redis, prefix, reconcileFlushMs: 60_000 });
+    await idle.reconcile({ keyId, tpm: 1000, budget: null, reserved: 100, actual: 200 });
+    await idle.close();
+    expect(Number(await redis.get(tok)) - (reserved - 30_000_000)).toBe(6_000_000);
+    await limiter.close();
+  });
+
   it('does not recreate a missing budget counter on reconcile (it would have no TTL)', async () => {
     const limiter = createRedisLimiter({ redis, prefix });
     const keyId = randomUUID();
     await limiter.reconcile({ keyId, tpm: 1000, budget: 5000, reserved: 10, actual: 500 });
+    await limiter.close(); // writes the queued reconcile
     const budget = limiterKeys(prefix, keyId, new Date().toISOString().slice(0, 7))[2];
     expect(await redis.exists(budget)).toBe(0);
   });

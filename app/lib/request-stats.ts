@@ -22,6 +22,8 @@ export interface RequestStats {
   upstreamStatus?: number;
   upstreamError?: UpstreamErrorKind;
   rateLimited?: LimitKind;
+  /** `/v1/batch`: each item's own stats (the request's token and time fields hold their sums). */
+  items?: RequestStats[];
   /** Set once a stream has ended (normally, by error, or by the client leaving). */
   streamOutcome?: 'completed' | 'error' | 'client_closed';
 }

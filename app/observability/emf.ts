@@ -117,11 +117,13 @@ export class EmfAggregator {
     if (o.status >= 500) c.Errors5xx++;
     // A caller's bad request passed through as a 4xx is theirs; everything else the upstream did
     // wrong (including refusing the gateway's own credentials, which the caller sees as a 502) is ours.
-    if (s.upstreamError !== undefined && (s.upstreamError !== 'status_4xx' || o.status >= 500)) c.UpstreamErrors++;
-    if (s.rateLimited !== undefined) c.RateLimited++;
-    c.PromptTokens += s.promptTokens;
-    c.CompletionTokens += s.completionTokens;
-    if (s.cache === 'hit') c.CacheHits++;
+    for (const item of s.items ?? [s]) {
+      if (item.upstreamError !== undefined && (item.upstreamError !== 'status_4xx' || o.status >= 500)) c.UpstreamErrors++;
+      if (item.rateLimited !== undefined) c.RateLimited++;
+      c.PromptTokens += item.promptTokens;
+      c.CompletionTokens += item.completionTokens;
+      if (item.cache === 'hit') c.CacheHits++;
+    }
     if (o.upstreamCalled) this.overhead.add(o.overheadMs);
   }
 

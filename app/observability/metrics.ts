@@ -162,20 +162,23 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
       const status = String(o.status);
       httpRequests.child(o.route, method, status).value++;
       httpDuration.child(o.route, method, status).observe(o.durationMs / 1000);
-      const accepted = s.cache === 'hit' || (s.upstreamStatus !== undefined && s.upstreamStatus < 300);
-      const model = models.label(s.model, accepted);
-      if (o.upstreamCalled) {
-        const upstreamStatus = s.upstreamStatus !== undefined ? String(s.upstreamStatus) : (s.upstreamError as string);
-        upstreamDuration.child(model, upstreamStatus).observe(s.upstreamMs / 1000);
-        overhead.child(o.route).observe(o.overheadMs / 1000);
+      if (o.upstreamCalled) overhead.child(o.route).observe(o.overheadMs / 1000);
+      // A batch is one HTTP request but many model calls: those are counted per item.
+      for (const item of s.items ?? [s]) {
+        const accepted = item.cache === 'hit' || (item.upstreamStatus !== undefined && item.upstreamStatus < 300);
+        const model = models.label(item.model, accepted);
+        if (item.upstreamStatus !== undefined || item.upstreamError !== undefined) {
+          const upstreamStatus = item.upstreamStatus !== undefined ? String(item.upstreamStatus) : (item.upstreamError as string);
+          upstreamDuration.child(model, upstreamStatus).observe(item.upstreamMs / 1000);
+        }
+        if (item.upstreamError !== undefined) upstreamErrors.child(item.upstreamError).value++;
+        upstreamRetries.value += item.retries;
+        if (item.ttftMs !== undefined) ttft.child(model).observe(item.ttftMs / 1000);
+        if (item.promptTokens > 0) tokens.child(model, 'prompt').value += item.promptTokens;
+        if (item.completionTokens > 0) tokens.child(model, 'completion').value += item.completionTokens;
+        if (item.cache !== undefined) cacheRequests.child(item.cache).value++;
+        if (item.rateLimited !== undefined) rateLimited.child(item.rateLimited).value++;
       }
-      if (s.upstreamError !== undefined) upstreamErrors.child(s.upstreamError).value++;
-      upstreamRetries.value += s.retries;
-      if (s.ttftMs !== undefined) ttft.child(model).observe(s.ttftMs / 1000);
-      if (s.promptTokens > 0) tokens.child(model, 'prompt').value += s.promptTokens;
-      if (s.completionTokens > 0) tokens.child(model, 'completion').value += s.completionTokens;
-      if (s.cache !== undefined) cacheRequests.child(s.cache).value++;
-      if (s.rateLimited !== undefined) rateLimited.child(s.rateLimited).value++;
     },
   };
 }

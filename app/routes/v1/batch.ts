@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../../config';
 import { ApiError, InternalError, InvalidRequestError } from '../../errors';
-import { newRequestStats } from '../../lib/request-stats';
+import { newRequestStats, type RequestStats } from '../../lib/request-stats';
 import { abortOnHangUp } from '../../plugins/request-context';
 import { batchBody, chatCompletionBody, parseBody } from '../../schemas/requests';
 import type { ChatService } from '../../services/chat';
@@ -42,8 +42,11 @@ export function batchRoute(
     const concurrency = Math.min(config.BATCH_MAX_CONCURRENCY, body.max_concurrency ?? Infinity);
     const signal = abortOnHangUp(reply);
     const key = request.apiKey!;
+    const items: RequestStats[] = [];
+    request.stats.items = items;
     const results = await mapLimited(body.requests, concurrency, async (item, i) => {
       const stats = newRequestStats();
+      items.push(stats);
       try {
         const parsed = parseBody(chatCompletionBody, item);
         if (parsed.stream) throw new InvalidRequestError('Streaming is not available inside a batch.', 'stream');

@@ -105,6 +105,31 @@ describe('EmfAggregator', () => {
     expect((doc.GatewayOverhead as number[]).length).toBe(6);
   });
 
+  it('counts a batch by its items', () => {
+    const agg = new EmfAggregator('ns', 'svc');
+    const item = (stats: Partial<RequestStats>) => ({ ...newRequestStats(), ...stats });
+    agg.record(
+      outcome(200, {
+        promptTokens: 5,
+        completionTokens: 2,
+        items: [
+          item({ upstreamStatus: 200, promptTokens: 3, completionTokens: 2, cache: 'miss' }),
+          item({ cache: 'hit', promptTokens: 2 }),
+          item({ rateLimited: 'tokens' }),
+          item({ upstreamError: 'connection' }),
+        ],
+      }, 10, '/v1/batch'),
+    );
+    expect(agg.take(0)).toMatchObject({
+      Requests: 1,
+      UpstreamErrors: 1,
+      RateLimited: 1,
+      PromptTokens: 5,
+      CompletionTokens: 2,
+      CacheHits: 1,
+    });
+  });
+
   it('emits zeros for an idle interval, without GatewayOverhead, and starts afresh after each take', () => {
     const agg = new EmfAggregator('ns', 'svc');
     agg.record(outcome(200, upstreamOk));

@@ -82,6 +82,30 @@ describe('createGatewayMetrics', () => {
     expect(valueOf(s, 'inflight_requests')).toBe(0);
   });
 
+  it('counts a batch item by item: cache, limits, tokens and upstream errors of each', async () => {
+    const m = createGatewayMetrics({ registry: new Registry(), defaultMetrics: false });
+    const item = (stats: Partial<RequestStats>) => ({ ...newRequestStats(), ...stats });
+    finished(m, 200, {
+      route: '/v1/batch',
+      promptTokens: 10,
+      completionTokens: 4,
+      items: [
+        item({ model: 'gpt-4o', upstreamStatus: 200, promptTokens: 6, completionTokens: 4, cache: 'miss' }),
+        item({ model: 'gpt-4o', cache: 'hit', promptTokens: 4 }),
+        item({ model: 'gpt-4o', rateLimited: 'requests' }),
+        item({ model: 'gpt-4o', upstreamError: 'timeout' }),
+      ],
+    }, '/v1/batch');
+    const s = await scrape(m);
+    expect(valueOf(s, 'http_requests_total', { route: '/v1/batch' })).toBe(1);
+    expect(valueOf(s, 'tokens_total', { model: 'gpt-4o', type: 'prompt' })).toBe(10);
+    expect(valueOf(s, 'tokens_total', { model: 'gpt-4o', type: 'completion' })).toBe(4);
+    expect(valueOf(s, 'cache_requests_total', { result: 'hit' })).toBe(1);
+    expect(valueOf(s, 'cache_requests_total', { result: 'miss' })).toBe(1);
+    expect(valueOf(s, 'rate_limited_total', { kind: 'requests' })).toBe(1);
+    expect(valueOf(s, 'upstream_errors_total', { kind: 'timeout' })).toBe(1);
+  });
+
   it('keeps labels bounded: unknown methods, unserved models, no key ids anywhere', async () => {
     const m = createGatewayMetrics({ registry: new Registry(), defaultMetrics: false });
     m.requestStarted();

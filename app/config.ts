@@ -51,8 +51,11 @@ export const configSchema = z.object({
   /** How long a key lookup is trusted in process; revocations take effect within this. */
   KEY_CACHE_TTL_MS: int(0).max(5000).default(2000),
   USAGE_RETENTION_DAYS: int(1).default(90),
-  /** Usage rows held while Postgres is unreachable (at least one batch); past it the oldest are dropped and counted. */
-  USAGE_BUFFER_MAX_ROWS: int(500).default(50_000),
+  /**
+   * Usage rows held while Postgres is unreachable; past it the oldest are dropped and counted. Rows
+   * being written count too, so the floor is two 500-row INSERT batches.
+   */
+  USAGE_BUFFER_MAX_ROWS: int(1000).default(50_000),
   BATCH_MAX_CONCURRENCY: int(1).default(5),
   BATCH_MAX_ITEMS: int(1).default(100),
   SHUTDOWN_GRACE_MS: int(0).default(25_000),

@@ -16,7 +16,7 @@ import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../../sup
 
 const UPSTREAM_TIMEOUT_MS = 1500;
 const KEY_CACHE_TTL_MS = 500;
-const USAGE_BUFFER_MAX_ROWS = 500;
+const USAGE_BUFFER_MAX_ROWS = 1000; // the smallest allowed
 const ADMIN_KEY = 'admin-faults-0123456789';
 
 let up: FakeUpstream;
@@ -371,7 +371,10 @@ describe('Redis stopped mid-load and restarted', () => {
     const slowest = Math.max(...outcomes.map((o) => o.ms));
     expect(slowest).toBeLessThan(2000);
     expect(recoveredAt - upAt).toBeLessThan(5000);
-    expect(gw.lines.join('\n')).toMatch(/redis unavailable: rate limits served in process/);
+    // Logged, but throttled: a few lines for thousands of degraded calls.
+    const redisLines = gw.lines.filter((l) => /redis (unavailable|connection error)/.test(l));
+    expect(redisLines.some((l) => l.includes('redis unavailable: rate limits served in process'))).toBe(true);
+    expect(redisLines.length).toBeLessThan(20);
   }, 30_000);
 
   it('once Redis is back, limits are enforced from Redis again', async () => {
@@ -403,6 +406,9 @@ describe('Redis stopped mid-load and restarted', () => {
 describe('Postgres unreachable', () => {
   let outageRequests = 0;
   let before = 0;
+  /** Log lines from the first outage on: the Redis load above may have filled the buffer briefly. */
+  let logMark = 0;
+  const dropLines = () => gw.logs().slice(logMark).filter((l) => String(l.msg).startsWith('usage rows dropped'));
 
   let budgeted: { key: string; id: string };
 
@@ -416,6 +422,7 @@ describe('Postgres unreachable', () => {
     await sleep(1200);
     before = await usageRows(keyId);
 
+    logMark = gw.logs().length;
     await pgProxy.down();
     const notReady = await ready();
     expect(notReady.status).toBe(503);
@@ -473,7 +480,7 @@ describe('Postgres unreachable', () => {
     expect(back.json.checks.database.ok).toBe(true);
     const written = await waitFor(() => usageRows(keyId), (n) => n >= before + outageRequests, 40_000, 250);
     expect(written).toBe(before + outageRequests);
-    expect(gw.logs().filter((l) => String(l.msg).startsWith('usage rows dropped'))).toEqual([]);
+    expect(dropLines()).toEqual([]);
   }, 60_000);
 
   it(`beyond USAGE_BUFFER_MAX_ROWS (${USAGE_BUFFER_MAX_ROWS}) the overflow is dropped and counted, the rest written`, async () => {
@@ -501,7 +508,8 @@ describe('Postgres unreachable', () => {
     // land within one backoff of its return.
     const written = await waitFor(() => usageRows(heavy.id), (n) => n >= 1 + USAGE_BUFFER_MAX_ROWS, 40_000, 250);
     await sleep(1500); // one more flush interval: nothing else arrives
-    const drops = gw.logs().filter((l) => l.msg === 'usage rows dropped: buffer full');
+    const drops = dropLines();
+    expect(drops.map((l) => l.msg)).toEqual(drops.map(() => 'usage rows dropped: buffer full'));
     expect({
       written,
       writtenLater: await usageRows(heavy.id),

@@ -45,7 +45,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     genReqId: requestId,
     // Behind the ALB, which keeps connections open up to its idle timeout: stay open longer.
     keepAliveTimeout: 310_000,
-    requestTimeout: 0,
+    // Time to receive a whole request (headers and body), not to answer it: a client trickling its
+    // body cannot hold a connection forever, while long streams are unaffected.
+    requestTimeout: 60_000,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     // Requests Node or the router refuse still get an ErrorResponse (a missing Host: request-context).

@@ -62,14 +62,8 @@ export function errorHandler(app: FastifyInstance, bodyLimit: number) {
     let apiError = err instanceof ApiError ? err : fromFastify(err, bodyLimit);
     // The caller hung up and its upstream call was aborted on purpose: nothing broke, no one to answer.
     if (!apiError && err.name === 'AbortError' && reply.raw.destroyed) return;
-    if (apiError?.code === 'store_unavailable') {
-      const cause = { code: err.code, message: err.message };
-      request.log.warn({ err: cause, requestId: request.id }, 'data store unavailable');
-    }
-    if (!apiError) {
-      request.log.error({ err, requestId: request.id }, 'unhandled error');
-      apiError = new InternalError();
-    }
+    // Not logged here: the access log line of this request carries the cause (one line per request).
+    apiError ??= new InternalError();
     // Fastify closes the connection after a refused body. Closing with the caller's bytes still
     // unread resets it, which can destroy this answer before the caller reads it: drop the rest first.
     if (apiError instanceof PayloadTooLargeError) await discardRest(request.raw, 64 * bodyLimit, 10_000);

@@ -48,8 +48,21 @@ const PG_CONNECTION_MESSAGE = /timeout exceeded when trying to connect|Connectio
  * True when `err` says a store (Postgres, Redis) could not be reached or gave up, rather than that
  * the query was wrong: the caller should retry later (503), and nothing is broken in this process.
  */
+/**
+ * The month's usage could not be read from Postgres to re-seed a budget counter. Redis itself is
+ * fine, so this must not send every key to the fallback limiter.
+ */
+export class BudgetSourceError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('budget usage unavailable', options);
+    this.name = 'BudgetSourceError';
+  }
+}
+
 export function isStoreOutage(err: unknown): boolean {
-  if (err instanceof StoreUnavailableError || err instanceof StoreTimeoutError) return true;
+  if (err instanceof StoreUnavailableError || err instanceof StoreTimeoutError || err instanceof BudgetSourceError) {
+    return true;
+  }
   const e = err as { code?: unknown; message?: unknown } | null | undefined;
   if (typeof e?.code === 'string' && (NETWORK_CODES.has(e.code) || SQLSTATE_OUTAGE.test(e.code))) return true;
   return typeof e?.message === 'string' && PG_CONNECTION_MESSAGE.test(e.message);

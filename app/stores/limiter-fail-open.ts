@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from './errors';
+import { StoreUnavailableError, BudgetSourceError } from './errors';
 import { validateCheck } from './limiter-math';
 import type { LimitCheck, LimitDecision, LimitReconcile, RateLimiter } from './types';
 import { withTimeout } from './with-timeout';
@@ -52,6 +52,8 @@ export function createFailOpenLimiter(opts: FailOpenLimiterOptions): RateLimiter
       primaryFailing = false;
       return { ok: true, value };
     } catch (err) {
+      // Postgres, not Redis, failed: the fallback would need the same read, so the caller gets it.
+      if (err instanceof BudgetSourceError) throw err;
       lastError = err;
       primaryFailing = true;
       if (cooldownMs > 0) skipUntil = now() + cooldownMs;

@@ -1,3 +1,4 @@
+import { BudgetSourceError } from './errors';
 import type Redis from 'ioredis';
 import { BUDGET_GRACE_MS, increment, monthWindow, tokenCount, validateCheck, type MonthWindow } from './limiter-math';
 import { CHECK_LUA, RECONCILE_LUA, defineScript, runScript } from './limiter-script';
@@ -109,7 +110,13 @@ export function createRedisLimiter(opts: RedisLimiterOptions): RateLimiter {
     let p = seeding.get(budgetKey);
     if (!p) {
       p = (async () => {
-        const used = tokenCount(await loadMonthUsage!(keyId, monthStart));
+        let loaded: number;
+        try {
+          loaded = await loadMonthUsage!(keyId, monthStart);
+        } catch (err) {
+          throw new BudgetSourceError({ cause: err });
+        }
+        const used = tokenCount(loaded);
         // NX: another replica may have seeded (and counted on top) meanwhile; its value wins.
         await redis.set(budgetKey, String(used), 'PX', ttlMs, 'NX');
       })().finally(() => seeding.delete(budgetKey));

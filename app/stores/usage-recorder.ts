@@ -71,11 +71,19 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
   let kickScheduled = false;
 
   const size = () => rows.length - head;
+  // Drops are logged as one line per reason per flush tick, not one per row: a full buffer under
+  // load would otherwise write thousands of lines a second.
+  const unlogged = new Map<string, number>();
+
+  function logDrops(): void {
+    for (const [why, count] of unlogged) log?.warn({ dropped: count, buffered: size() }, `usage rows dropped: ${why}`);
+    unlogged.clear();
+  }
 
   function drop(count: number, why: string): void {
     if (count <= 0) return;
     droppedTotal += count;
-    log?.warn({ dropped: count, buffered: size() }, `usage rows dropped: ${why}`);
+    unlogged.set(why, (unlogged.get(why) ?? 0) + count);
     try {
       onDropped(count);
     } catch {
@@ -91,16 +99,25 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
     }
   }
 
-  function trim(): void {
-    const excess = size() + inFlight - maxBuffered;
-    if (excess <= 0) return;
-    const n = Math.min(excess, size());
-    head += n;
-    if (head > 1024 && head * 2 > rows.length) {
+  /** Lets go of rows already taken from the front, so written rows can be collected. */
+  function compact(): void {
+    if (head === rows.length) {
+      rows = [];
+      head = 0;
+    } else if (head > 1024 && head * 2 > rows.length) {
       rows = rows.slice(head);
       head = 0;
     }
-    drop(n, 'buffer full');
+  }
+
+  function trim(): void {
+    const excess = size() + inFlight - maxBuffered;
+    if (excess > 0) {
+      const n = Math.min(excess, size());
+      head += n;
+      drop(n, 'buffer full');
+    }
+    compact();
   }
 
   async function drain(): Promise<void> {
@@ -156,6 +173,7 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
 
   /** Timer and full-batch triggers respect the backoff; explicit flush() and close() do not. */
   function kick(): void {
+    logDrops();
     if (running || Date.now() < retryAt) return;
     void flush();
   }
@@ -189,6 +207,7 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
       closed = true;
       clearInterval(timer);
       await flush();
+      logDrops();
     },
     depth: () => size() + inFlight,
     dropped: () => droppedTotal,

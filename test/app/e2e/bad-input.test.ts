@@ -361,7 +361,7 @@ describe('and the server is unharmed', () => {
 
   it('logged no unhandled error and did not restart', async () => {
     expect(gw.child.exitCode).toBeNull();
-    const unhandled = gw.logs().filter((l) => l.msg === 'unhandled error' || l.msg === 'unhandled rejection');
+    const unhandled = gw.logs().filter((l) => (l.msg === 'request failed' && l.status === 500) || l.msg === 'unhandled rejection');
     expect(unhandled).toEqual([]);
     const started = gw.logs().filter((l) => l.msg === 'llm-api listening');
     expect(started).toHaveLength(1);

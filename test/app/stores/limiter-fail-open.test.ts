@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { StoreUnavailableError } from '../../../app/stores/errors';
+import { BudgetSourceError, StoreUnavailableError } from '../../../app/stores/errors';
 import { createFailOpenLimiter } from '../../../app/stores/limiter-fail-open';
 import { createMemoryLimiter } from '../../../app/stores/limiter-memory';
 import { createRedisLimiter } from '../../../app/stores/limiter-redis';
@@ -115,5 +115,32 @@ describe('fail-open limiter', () => {
     expect((await limiter.check(req())).degraded).toBe(true);
     t = 1001;
     expect((await limiter.check(req())).degraded).toBeUndefined();
+  });
+});
+
+describe('fail-open limiter, when Postgres (not Redis) fails a budget re-seed', () => {
+  it('hands the error to the caller and keeps using Redis for every other key', async () => {
+    const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 0, lazyConnect: true });
+    try {
+      const fallbacks: unknown[] = [];
+      const limiter = createFailOpenLimiter({
+        primary: createRedisLimiter({
+          redis,
+          prefix: `test:budget-source:${randomUUID()}:`,
+          loadMonthUsage: () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+        }),
+        fallback: createMemoryLimiter(),
+        failOpen: true,
+        onFallback: (err) => fallbacks.push(err),
+      });
+      const budgeted = { ...req(), budget: 1000 };
+      await expect(limiter.check(budgeted)).rejects.toBeInstanceOf(BudgetSourceError);
+      // No cooldown was opened: the next key is decided by Redis, not the fallback.
+      const other = await limiter.check(req());
+      expect(other.degraded).toBeUndefined();
+      expect(fallbacks).toHaveLength(0);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { BudgetSourceError } from '../../../app/stores/errors';
 import { randomBytes, randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { createRedisLimiter, limiterKeys } from '../../../app/stores/limiter-redis';
@@ -165,8 +166,8 @@ describe('redis limiter budget seeding from Postgres', () => {
         throw new Error('postgres down');
       },
     });
-    await expect(limiter.check({ keyId: randomUUID(), rpm: 10, tpm: 1000, budget: 100, tokens: 1 })).rejects.toThrow(
-      'postgres down',
-    );
+    const err = await limiter.check({ keyId: randomUUID(), rpm: 10, tpm: 1000, budget: 100, tokens: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BudgetSourceError);
+    expect((err as Error).cause).toEqual(new Error('postgres down'));
   });
 });

@@ -116,7 +116,9 @@ describe('usage recorder', () => {
     const failing: Pick<Db, 'query'> = { query: refused };
     const { db, state } = switchableDb(failing);
     const dropped: number[] = [];
-    const recorder = createUsageRecorder({ ...quiet, db, maxBatch: 5, maxBuffered: 10, onDropped: (n) => dropped.push(n) });
+    const warnings: Array<{ obj: { dropped?: number }; msg: string }> = [];
+    const log = { warn: (obj: object, msg: string) => warnings.push({ obj, msg }) };
+    const recorder = createUsageRecorder({ ...quiet, db, log, maxBatch: 5, maxBuffered: 10, onDropped: (n) => dropped.push(n) });
     const keyId = randomUUID();
     for (let i = 0; i < 15; i++) recorder.record(row(keyId, { requestId: `r${i}` }));
     await recorder.flush();
@@ -125,6 +127,9 @@ describe('usage recorder', () => {
     expect(dropped.reduce((a, b) => a + b, 0)).toBe(5);
     state.target = t.db;
     await recorder.close();
+    // One line for all five, not one per row.
+    const dropLines = warnings.filter((w) => w.msg === 'usage rows dropped: buffer full');
+    expect(dropLines.map((w) => w.obj.dropped)).toEqual([5]);
     const rows = await requestIds(keyId);
     expect(rows).toEqual(Array.from({ length: 10 }, (_, i) => `r${i + 5}`));
   });

@@ -40,7 +40,7 @@ export const configSchema = z.object({
 
   UPSTREAM_TIMEOUT_MS: int(1).default(60_000),
   UPSTREAM_MAX_RETRIES: int(0).max(10).default(2),
-  UPSTREAM_MAX_CONNECTIONS: int(1).default(256),
+  UPSTREAM_MAX_CONNECTIONS: int(1).default(1024),
   BODY_LIMIT_BYTES: int(1024).default(1_048_576),
 
   CACHE_TTL_SECONDS: int(1).default(3600),

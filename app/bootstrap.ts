@@ -59,6 +59,10 @@ export function createRedisClient(config: Config, logger: Logger): Redis {
     password: config.REDIS_PASSWORD,
     // Fail fast instead of queueing: a request must never wait on a Redis that is not there.
     enableOfflineQueue: false,
+    // Commands issued while a round trip is in flight go out together as one pipeline: under
+    // concurrency one write and one read carry many requests' limiter checks (and Redis parses
+    // them in one go). A lone request still goes out at once.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
     commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
     connectTimeout: 2000,

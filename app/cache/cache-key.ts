@@ -23,31 +23,44 @@ export const FIELDS_NOT_IN_KEY: readonly string[] = [
 /** Bump when the key's layout changes, so old entries are never read under new meanings. */
 const KEY_VERSION = 'v1';
 
+/** Built once: `cacheKey` runs on every cacheable request. */
+const SKIPPED_IN_KEY: ReadonlySet<string> = new Set(FIELDS_NOT_IN_KEY);
+
+/** Appends `obj` with its keys sorted, leaving out `skip` (top level only) and undefined fields. */
+function canonicalObject(obj: Record<string, unknown>, skip?: ReadonlySet<string>): string {
+  let out = '{';
+  for (const k of Object.keys(obj).sort()) {
+    const v = obj[k];
+    // Like JSON.stringify: a field set to undefined is a field not sent.
+    if (v === undefined || typeof v === 'function' || skip?.has(k)) continue;
+    if (out.length > 1) out += ',';
+    out += `${JSON.stringify(k)}:${canonicalJson(v)}`;
+  }
+  return `${out}}`;
+}
+
 /** JSON with object keys sorted at every depth; arrays keep their order (message order matters). */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
     const s = JSON.stringify(value);
     return s === undefined ? 'null' : s;
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const k of Object.keys(obj).sort()) {
-    // Like JSON.stringify: a field set to undefined is a field not sent.
-    if (obj[k] === undefined || typeof obj[k] === 'function') continue;
-    parts.push(`${JSON.stringify(k)}:${canonicalJson(obj[k])}`);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i]);
+    return `${out}]`;
   }
-  return `{${parts.join(',')}}`;
+  return canonicalObject(value as Record<string, unknown>);
 }
 
 /**
  * SHA-256 hex of the caller's key id and the request's answer-relevant fields. The key id is part of
- * the hashed input, so entries never cross tenants even if the store is shared.
+ * the hashed input, so entries never cross tenants even if the store is shared. The hashed text is
+ * `canonicalJson([KEY_VERSION, keyId, body without FIELDS_NOT_IN_KEY])`, written out directly.
  */
 export function cacheKey(keyId: string, body: object): string {
-  const relevant: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(body)) if (!FIELDS_NOT_IN_KEY.includes(k)) relevant[k] = v;
-  return sha256Hex(canonicalJson([KEY_VERSION, keyId, relevant]));
+  const fields = canonicalObject(body as Record<string, unknown>, SKIPPED_IN_KEY);
+  return sha256Hex(`[${JSON.stringify(KEY_VERSION)},${JSON.stringify(keyId)},${fields}]`);
 }
 
 export type RequestHeaders = Record<string, string | string[] | undefined>;

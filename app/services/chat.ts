@@ -9,6 +9,7 @@ import type { UpstreamClient } from '../upstream/client';
 import { forward, readJsonBody } from '../upstream/forward';
 import { DONE_EVENT, frameEvent } from '../upstream/sse';
 import { relayStream } from '../upstream/stream-relay';
+import { usageFromJson } from '../upstream/usage';
 import type { ApiKeyRecord, CachedAnswer, RateLimiter, ResponseCache, UsageRecord } from '../stores/types';
 import { reserve, type LimitDefaults, type Reservation } from './limits';
 
@@ -73,7 +74,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
   function answerFromCache(req: ChatRequest, hit: CachedAnswer, headers: Record<string, string>): ChatResult {
     if (hit.kind === 'json') {
-      takeUsage(req.stats, safeParse(hit.body)?.usage);
+      // Stored only after a full parse on the way in; here only its usage is read.
+      takeUsage(req.stats, usageFromJson(hit.body));
       recordUsage(req, 200, true);
       return { kind: 'json', body: hit.body, headers };
     }

@@ -17,7 +17,10 @@ export function chatCompletionsRoute(app: FastifyInstance, chat: ChatService) {
         body,
         requestId: request.id,
         cacheControl: typeof cacheControl === 'string' ? cacheControl : undefined,
-        signal: abortOnHangUp(reply),
+        // Made on first use: an answer from the cache never needs one.
+        get signal() {
+          return abortOnHangUp(reply);
+        },
         stats: request.stats,
         startedAt: request.startedAt,
       });

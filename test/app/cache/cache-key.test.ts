@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { cacheKey, canonicalJson, isCacheable } from '../../../app/cache/cache-key';
 
 const body = {
@@ -47,6 +48,12 @@ describe('cacheKey', () => {
     expect(cacheKey('k1', { ...body, stream: false })).toBe(base);
     expect(cacheKey('k1', { ...body, user: 'u-1', metadata: { a: '1' }, store: true })).toBe(base);
     expect(cacheKey('k1', { ...body, seed: undefined })).toBe(base);
+  });
+
+  it('keeps its value across versions: the hash of canonicalJson(["v1", key id, fields])', () => {
+    const { stream: _s, user: _u, ...rest } = { ...body, stream: true, user: 'u' };
+    const expected = createHash('sha256').update(canonicalJson(['v1', 'k1', rest])).digest('hex');
+    expect(cacheKey('k1', { ...body, stream: true, user: 'u' })).toBe(expected);
   });
 
   it('cannot be confused by moving text between tenant and body', () => {

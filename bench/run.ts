@@ -1,0 +1,305 @@
+/**
+ * `npm run bench`: the gateway with every feature on (auth, Redis limits, usage to Postgres,
+ * metrics; cache off) side by side with the fake upstream called directly and a bare nginx
+ * proxy_pass in front of it, all measured in the same run; prints one table and writes
+ * bench/results.json. Load only ever goes to 127.0.0.1, bounded in connections and time.
+ *
+ * Environment: SOAK_SECONDS (60), BENCH_QUICK=1 (a ~30 s smoke run), BENCH_ROUNDS (3),
+ * BENCH_PIN=split|off (split: load generator and fake upstream on CPU 0, the proxy under test on
+ * CPU 1), BENCH_LOG_LEVEL (warn), BENCH_INFO_LOG=1 (also measure the gateway at LOG_LEVEL=info),
+ * BENCH_PROFILE=1 (gateway under --cpu-prof; profiles and a summary in bench/profiles/).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { freePort, startGateway, type GatewayProcess } from '../test/support/gateway-process';
+import { startLoadGenerator, type LoadGenerator, type LoadResult, type StreamTarget } from './measure';
+import { findOrInstallNginx, startNginx, type NginxProxy } from './nginx';
+import { summarizeProfile } from './profile-summary';
+import { formatReport, growth, type BenchResults, type TargetName, type TargetRuns } from './report';
+import {
+  REDIS_URL,
+  ROOT,
+  childPids,
+  cpuUs,
+  createDatabase,
+  gitHead,
+  imageNodeOptions,
+  pinning,
+  redisCpuUs,
+  rssMb,
+  startUpstream,
+  type BenchDatabase,
+} from './system';
+
+const quick = process.env.BENCH_QUICK === '1';
+const plan = {
+  rounds: Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3)),
+  c1Seconds: quick ? 1 : 3,
+  c32Seconds: quick ? 2 : 5,
+  warmupSeconds: quick ? 1 : 2,
+  ttftSamples: quick ? 100 : 400,
+  soakSeconds: Number(process.env.SOAK_SECONDS ?? (quick ? 5 : 60)),
+  logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
+  profile: process.env.BENCH_PROFILE === '1',
+  infoLog: process.env.BENCH_INFO_LOG === '1',
+};
+
+const ADMIN_KEY = `bench-admin-${randomBytes(8).toString('hex')}`;
+const log = (line: string) => process.stdout.write(`bench: ${line}\n`);
+
+const CHAT = {
+  model: 'gpt-4o-mini',
+  messages: [
+    { role: 'system', content: 'You are a terse assistant.' },
+    { role: 'user', content: 'Say hello in five words.' },
+  ],
+};
+
+async function main(): Promise<void> {
+  const cpu = pinning();
+  log(`plan: ${JSON.stringify(plan)}; pinning: ${cpu.label}`);
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => undefined);
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+  try {
+    const upstream = await startUpstream(cpu.world);
+    cleanups.push(() => upstream.child.kill());
+    log(`fake upstream at ${upstream.url}`);
+
+    const database = await createDatabase();
+    cleanups.push(() => database.drop());
+
+    const profileDir = join(ROOT, 'bench/profiles');
+    if (plan.profile) mkdirSync(profileDir, { recursive: true });
+    const gatewayEnv = (level: string) => ({
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      OPENAI_BASE_URL: upstream.url,
+      OPENAI_API_KEY: 'sk-bench-upstream',
+      ADMIN_API_KEY: ADMIN_KEY,
+      LOG_LEVEL: level,
+      NODE_OPTIONS: imageNodeOptions(),
+    });
+    const gateway: GatewayProcess = await startGateway({
+      env: gatewayEnv(plan.logLevel),
+      cwd: ROOT,
+      nodeArgs: plan.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    });
+    cleanups.push(() => gateway.stop());
+    const gatewayPid = gateway.child.pid!;
+    if (cpu.sut.length) cpu.pin(gatewayPid, '1');
+    log(`gateway at ${gateway.url} (pid ${gatewayPid}, LOG_LEVEL=${plan.logLevel}, NODE_OPTIONS=${imageNodeOptions() ?? ''})`);
+    const key = await createKey(gateway.url);
+
+    let nginx: NginxProxy | undefined;
+    const found = findOrInstallNginx(log);
+    let nginxSkipped = found.reason;
+    if (found.path) {
+      try {
+        nginx = await startNginx(found.path, await freePort(), upstream.port, cpu.sut);
+        cleanups.push(() => nginx!.close());
+        log(`nginx at ${nginx.url}`);
+      } catch (err) {
+        nginxSkipped = `nginx failed to start: ${(err as Error).message}`;
+      }
+    }
+    if (nginxSkipped) log(`SKIPPING the nginx baseline: ${nginxSkipped}`);
+
+    const redis = new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    cleanups.push(() => redis.quit());
+    const cpuOf: Record<TargetName, number[]> = {
+      direct: [upstream.child.pid!],
+      nginx: nginx ? childPids(nginx.pid) : [],
+      gateway: [gatewayPid],
+      cacheHit: [gatewayPid],
+    };
+
+    const loadgen: LoadGenerator = startLoadGenerator(cpu.world);
+    cleanups.push(() => loadgen.close());
+
+    const body = JSON.stringify(CHAT);
+    const plain = { 'content-type': 'application/json', authorization: 'Bearer sk-not-checked' };
+    const authed = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+    const targets: Array<{ name: TargetName; url: string; headers: Record<string, string>; body: string }> = [
+      { name: 'direct', url: `${upstream.url}/chat/completions`, headers: plain, body },
+      ...(nginx ? [{ name: 'nginx' as const, url: `${nginx.url}/v1/chat/completions`, headers: plain, body }] : []),
+      { name: 'gateway', url: `${gateway.url}/v1/chat/completions`, headers: authed, body },
+      {
+        name: 'cacheHit',
+        url: `${gateway.url}/v1/chat/completions`,
+        headers: authed,
+        body: JSON.stringify({ ...CHAT, temperature: 0 }),
+      },
+    ];
+
+    // Every feature must be doing its work, or the numbers flatter the gateway.
+    await checkGateway(gateway, targets);
+
+    log('warming up');
+    for (const t of targets) await loadgen.load({ ...t, connections: 32, seconds: plan.warmupSeconds });
+
+    const runs: Partial<Record<TargetName, TargetRuns>> = {};
+    let rssPeakMb = rssMb(gatewayPid);
+    const better = (a: LoadResult | undefined, b: LoadResult, by: 'rps' | 'p50Us') =>
+      !a ? b : by === 'rps' ? (b.rps > a.rps ? b : a) : b.p50Us < a.p50Us ? b : a;
+    for (let round = 0; round < plan.rounds; round++) {
+      // Alternate the order so slow drift on the shared machine does not favour one target.
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) {
+        const c1 = await loadgen.load({ ...t, connections: 1, seconds: plan.c1Seconds });
+        const cpuBefore = cpuUs(cpuOf[t.name]);
+        const redisBefore = await redisCpuUs(redis);
+        const c32: LoadResult = await loadgen.load({ ...t, connections: 32, seconds: plan.c32Seconds });
+        c32.cpuUsPerRequest = (cpuUs(cpuOf[t.name]) - cpuBefore) / c32.requests;
+        c32.redisUsPerRequest = ((await redisCpuUs(redis)) - redisBefore) / c32.requests;
+        rssPeakMb = Math.max(rssPeakMb, rssMb(gatewayPid));
+        for (const r of [c1, c32]) if (r.failures > 0) throw new Error(`${t.name}: ${r.failures} failed requests`);
+        const prev = runs[t.name] ?? {};
+        runs[t.name] = {
+          c1: better(prev.c1, c1, 'p50Us'),
+          c32: better(prev.c32, c32, 'rps'),
+          cpuUsPerRequest: [...(prev.cpuUsPerRequest ?? []), c32.cpuUsPerRequest],
+          redisUsPerRequest: [...(prev.redisUsPerRequest ?? []), c32.redisUsPerRequest],
+        };
+        log(
+          `round ${round + 1} ${t.name}: ${c32.rps.toFixed(0)} req/s @32 (p50 ${c32.p50Us.toFixed(0)} µs, ` +
+            `${c32.cpuUsPerRequest.toFixed(0)} µs CPU/req, Redis ${c32.redisUsPerRequest.toFixed(0)} µs/req), ` +
+            `p50 ${c1.p50Us.toFixed(0)} µs @1`,
+        );
+      }
+    }
+    const rssAfterLoadMb = rssMb(gatewayPid);
+
+    log('time to first token (sequential streamed requests)');
+    const streamBody = JSON.stringify({ ...CHAT, stream: true });
+    const streamTargets: StreamTarget[] = [
+      { name: 'direct', url: `${upstream.url}/chat/completions`, headers: plain, body: streamBody },
+      { name: 'gateway', url: `${gateway.url}/v1/chat/completions`, headers: authed, body: streamBody },
+    ];
+    const ttft = await loadgen.ttft(streamTargets, plan.ttftSamples);
+
+    let soak: BenchResults['soak'];
+    if (plan.soakSeconds > 0) {
+      log(`soak: ${plan.soakSeconds} s at 32 connections`);
+      const gw = targets.find((t) => t.name === 'gateway')!;
+      const samples: number[] = [];
+      const sampler = setInterval(() => samples.push(rssMb(gatewayPid)), 1000);
+      const r = await loadgen.load({ ...gw, connections: 32, seconds: plan.soakSeconds });
+      clearInterval(sampler);
+      rssPeakMb = Math.max(rssPeakMb, ...samples);
+      soak = { seconds: plan.soakSeconds, rps: r.rps, failures: r.failures, rssMb: samples, growth: growth(samples) };
+    }
+
+    const usageRows = await countUsageRows(database);
+    if (usageRows === 0) throw new Error('no usage rows reached Postgres');
+    log(`usage rows written to Postgres: ${usageRows}`);
+
+    const results: BenchResults = { runs, ttft, rssAfterLoadMb, rssPeakMb, soak, nginxSkipped };
+
+    let infoLevel: { rps32: number; p50c1Us: number } | undefined;
+    if (plan.infoLog) {
+      // The access log at info writes one line per request; measured apart, as its own row.
+      await gateway.stop();
+      const g2 = await startGateway({ env: gatewayEnv('info'), cwd: ROOT });
+      cleanups.push(() => g2.stop());
+      if (cpu.sut.length) cpu.pin(g2.child.pid!, '1');
+      const t = { ...targets.find((x) => x.name === 'gateway')!, url: `${g2.url}/v1/chat/completions` };
+      await loadgen.load({ ...t, connections: 32, seconds: plan.warmupSeconds });
+      const c1 = await loadgen.load({ ...t, connections: 1, seconds: plan.c1Seconds });
+      const c32 = await loadgen.load({ ...t, connections: 32, seconds: plan.c32Seconds });
+      infoLevel = { rps32: c32.rps, p50c1Us: c1.p50Us };
+    }
+
+    process.stdout.write(`\n${formatReport(results)}\n`);
+    if (plan.profile) process.stdout.write('\n(the gateway ran under --cpu-prof: its figures are not comparable)\n');
+    if (infoLevel) {
+      process.stdout.write(
+        `\nLOG_LEVEL=info (access log on): ${infoLevel.rps32.toFixed(0)} req/s @32 ` +
+          `(${((infoLevel.rps32 / (runs.gateway?.c32?.rps ?? Number.NaN)) * 100).toFixed(0)} % of warn), ` +
+          `p50 @1 ${infoLevel.p50c1Us.toFixed(0)} µs\n`,
+      );
+    }
+
+    await cleanup();
+    cleanups.length = 0;
+
+    let profile: string | undefined;
+    if (plan.profile) {
+      const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort();
+      if (files.length) {
+        const latest = join(profileDir, files.at(-1)!);
+        profile = summarizeProfile(latest, 25);
+        writeFileSync(`${latest}.txt`, profile);
+        process.stdout.write(`\nCPU profile (gateway, self time) ${latest}:\n${profile}\n`);
+      }
+    }
+
+    const out = {
+      when: new Date().toISOString(),
+      commit: gitHead(),
+      node: process.version,
+      cpus: availableParallelism(),
+      pinning: cpu.label,
+      plan,
+      ...results,
+      usageRows,
+      infoLevel,
+    };
+    writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(out, null, 2)}\n`);
+    log('wrote bench/results.json');
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** Auth, limits and the cache answer as configured before anything is measured. */
+async function checkGateway(
+  gateway: GatewayProcess,
+  targets: Array<{ name: TargetName; url: string; headers: Record<string, string>; body: string }>,
+): Promise<void> {
+  const byName = (n: TargetName) => targets.find((t) => t.name === n)!;
+  const post = (t: { url: string; headers: Record<string, string>; body: string }) =>
+    fetch(t.url, { method: 'POST', headers: t.headers, body: t.body });
+  const unauth = await post({ ...byName('gateway'), headers: { 'content-type': 'application/json' } });
+  if (unauth.status !== 401) throw new Error(`gateway without a key answered ${unauth.status}, not 401`);
+  const miss = await post(byName('gateway'));
+  if (miss.status !== 200 || miss.headers.get('x-cache') !== 'BYPASS' || !miss.headers.get('x-ratelimit-limit-requests')) {
+    throw new Error(`gateway answered ${miss.status} x-cache=${miss.headers.get('x-cache')}: expected 200 BYPASS with limits`);
+  }
+  await post(byName('cacheHit'));
+  const hit = await post(byName('cacheHit'));
+  if (hit.headers.get('x-cache') !== 'HIT') throw new Error(`cache-hit target answered x-cache=${hit.headers.get('x-cache')}`);
+  const metrics = await fetch(`http://127.0.0.1:${gateway.metricsPort}/metrics`).catch(() => undefined);
+  if (!metrics?.ok) throw new Error(`metrics are not served on METRICS_PORT (${metrics?.status ?? 'no answer'})`);
+  log('checked: 401 without a key, BYPASS with rate-limit headers, HIT on repeat, metrics served');
+}
+
+/** A key with limits far above anything the bench can reach, through the admin API. */
+async function createKey(gatewayUrl: string): Promise<string> {
+  const res = await fetch(`${gatewayUrl}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', rpm: 1_000_000_000, tpm: 1_000_000_000 }),
+  });
+  if (res.status !== 201) throw new Error(`creating the bench key answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { key: string }).key;
+}
+
+async function countUsageRows(database: BenchDatabase): Promise<number> {
+  // The recorder flushes every second; give the last batch time to land.
+  await new Promise((r) => setTimeout(r, 1500));
+  const rows = await database.query('SELECT count(*) AS n FROM usage_records');
+  return Number(rows[0].n);
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});

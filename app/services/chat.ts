@@ -7,7 +7,7 @@ import { estimateChatPromptTokens } from '../lib/tokens';
 import type { ChatCompletionBody } from '../schemas/requests';
 import type { UpstreamClient } from '../upstream/client';
 import { forward, readJsonBody } from '../upstream/forward';
-import { DONE_EVENT, frameEvent } from '../upstream/sse';
+import { DONE_EVENT, frameEvent, inspectEvent } from '../upstream/sse';
 import { relayStream } from '../upstream/stream-relay';
 import { usageFromJson } from '../upstream/usage';
 import type { ApiKeyRecord, CachedAnswer, RateLimiter, ResponseCache, UsageRecord } from '../stores/types';
@@ -82,9 +82,10 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     const wantsUsage = req.body.stream_options?.include_usage === true;
     const events: string[] = [];
     for (const data of hit.events) {
-      const parsed = data.includes('"usage"') ? safeParse(data) : undefined;
-      if (parsed?.usage) takeUsage(req.stats, parsed.usage);
-      if (!wantsUsage && parsed?.usage && Array.isArray(parsed.choices) && parsed.choices.length === 0) continue;
+      // The same inspection the live relay does: usage noted, the usage-only chunk dropped unless asked for.
+      const info = inspectEvent(data);
+      if (info.usage) takeUsage(req.stats, info.usage);
+      if (info.usageOnly && !wantsUsage) continue;
       events.push(frameEvent(data));
     }
     events.push(DONE_EVENT);
@@ -187,13 +188,5 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       })
       .catch(deps.onBackgroundError);
     return { kind: 'stream', stream: out, headers };
-  }
-}
-
-function safeParse(text: string): { usage?: { prompt_tokens?: number; completion_tokens?: number }; choices?: unknown[] } | undefined {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

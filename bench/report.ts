@@ -4,7 +4,7 @@
  */
 import type { LoadResult, TtftSummary } from './measure';
 
-export type TargetName = 'direct' | 'nginx' | 'gateway' | 'cacheHit';
+export type TargetName = 'direct' | 'nginx' | 'nodeProxy' | 'gateway' | 'cacheHit';
 
 export interface TargetRuns {
   /** Best of the rounds at one connection (lowest p50): noise on a shared box only ever adds. */
@@ -104,6 +104,7 @@ function table(rows: string[][]): string {
 const LABELS: Record<TargetName, string> = {
   direct: 'upstream direct',
   nginx: 'nginx proxy_pass',
+  nodeProxy: 'bare Node proxy (http+undici)',
   gateway: 'gateway (all on, cache off)',
   cacheHit: 'gateway cache hit',
 };
@@ -114,7 +115,7 @@ export function formatReport(r: BenchResults): string {
   const rows: string[][] = [
     ['target', 'req/s @32', 'vs direct', 'p50 @32', 'p99 @32', 'p50 @1', 'p99 @1', '+p50 @1', 'CPU/req', 'Redis/req'],
   ];
-  for (const name of ['direct', 'nginx', 'gateway', 'cacheHit'] as TargetName[]) {
+  for (const name of ['direct', 'nginx', 'nodeProxy', 'gateway', 'cacheHit'] as TargetName[]) {
     const t = r.runs[name];
     if (!t) {
       rows.push([LABELS[name], name === 'nginx' && r.nginxSkipped ? 'skipped' : 'n/a', '', '', '', '', '', '', '', '']);
@@ -156,7 +157,32 @@ export function formatReport(r: BenchResults): string {
       ...verdicts.map((v) => [v.target, v.value, v.goal, v.pass === undefined ? 'SKIP' : v.pass ? 'PASS' : 'MISS']),
     ]),
   );
+  const floor = floorNote(r);
+  if (floor) parts.push(floor);
   return parts.join('\n\n');
+}
+
+/**
+ * What any proxy costs on this machine, from the same run: the added p50 of nginx and of a bare
+ * Node.js proxy at one connection, and what the gateway adds beyond the bare Node proxy.
+ */
+function floorNote(r: BenchResults): string | undefined {
+  const direct = r.runs.direct?.c1?.p50Us;
+  const node = r.runs.nodeProxy?.c1?.p50Us;
+  const gw = r.runs.gateway?.c1?.p50Us;
+  if (direct === undefined || node === undefined || gw === undefined) return undefined;
+  const nginx = r.runs.nginx?.c1?.p50Us;
+  const nodeCpu = median(r.runs.nodeProxy?.cpuUsPerRequest);
+  const gwCpu = median(r.runs.gateway?.cpuUsPerRequest);
+  return [
+    'floor (1 connection, p50 over direct):',
+    ...(nginx !== undefined ? [`  nginx proxy_pass adds            ${fmtUs(nginx - direct)}`] : []),
+    `  bare Node proxy adds             ${fmtUs(node - direct)}`,
+    `  gateway adds beyond that         ${fmtUs(gw - node)}`,
+    ...(nodeCpu !== undefined && gwCpu !== undefined
+      ? [`  CPU/req: gateway ${fmtUs(gwCpu)} vs bare Node proxy ${fmtUs(nodeCpu)}`]
+      : []),
+  ].join('\n');
 }
 
 export function median(xs: number[] | undefined): number | undefined {

@@ -7,7 +7,9 @@
  * Environment: SOAK_SECONDS (60), BENCH_QUICK=1 (a ~30 s smoke run), BENCH_ROUNDS (3),
  * BENCH_PIN=split|off (split: load generator and fake upstream on CPU 0, the proxy under test on
  * CPU 1), BENCH_LOG_LEVEL (warn), BENCH_INFO_LOG=1 (also measure the gateway at LOG_LEVEL=info),
- * BENCH_PROFILE=1 (gateway under --cpu-prof; profiles and a summary in bench/profiles/).
+ * BENCH_PROFILE=1 (gateway under --cpu-prof; profiles and a summary in bench/profiles/),
+ * BENCH_TARGETS=gateway,cacheHit (load only these; for profiling one path), BENCH_TTFT_SAMPLES,
+ * BENCH_GATEWAY_ENV='NAME=value,…' (extra settings for the gateway, for A/B runs).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -30,6 +32,7 @@ import {
   pinning,
   redisCpuUs,
   rssMb,
+  startNodeProxy,
   startUpstream,
   type BenchDatabase,
 } from './system';
@@ -40,11 +43,13 @@ const plan = {
   c1Seconds: quick ? 1 : 3,
   c32Seconds: quick ? 2 : 5,
   warmupSeconds: quick ? 1 : 2,
-  ttftSamples: quick ? 100 : 400,
+  ttftSamples: Number(process.env.BENCH_TTFT_SAMPLES ?? (quick ? 100 : 400)),
   soakSeconds: Number(process.env.SOAK_SECONDS ?? (quick ? 5 : 60)),
   logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
   profile: process.env.BENCH_PROFILE === '1',
   infoLog: process.env.BENCH_INFO_LOG === '1',
+  /** For profiling one path: only these targets are loaded (the table then has gaps). */
+  only: process.env.BENCH_TARGETS?.split(',').filter(Boolean),
 };
 
 const ADMIN_KEY = `bench-admin-${randomBytes(8).toString('hex')}`;
@@ -85,6 +90,10 @@ async function main(): Promise<void> {
       ADMIN_API_KEY: ADMIN_KEY,
       LOG_LEVEL: level,
       NODE_OPTIONS: imageNodeOptions(),
+      // For A/B runs of one setting: BENCH_GATEWAY_ENV='RATE_LIMIT_EARLY_START=false,…'.
+      ...Object.fromEntries(
+        (process.env.BENCH_GATEWAY_ENV ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      ),
     });
     const gateway: GatewayProcess = await startGateway({
       env: gatewayEnv(plan.logLevel),
@@ -111,11 +120,17 @@ async function main(): Promise<void> {
     }
     if (nginxSkipped) log(`SKIPPING the nginx baseline: ${nginxSkipped}`);
 
+    // The floor for any Node.js gateway on this machine: node:http in, undici out, nothing else.
+    const nodeProxy = await startNodeProxy(cpu.sut, upstream.port);
+    cleanups.push(() => nodeProxy.child.kill());
+    log(`bare Node proxy at ${nodeProxy.url}`);
+
     const redis = new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 1 });
     cleanups.push(() => redis.quit());
     const cpuOf: Record<TargetName, number[]> = {
       direct: [upstream.child.pid!],
       nginx: nginx ? childPids(nginx.pid) : [],
+      nodeProxy: [nodeProxy.child.pid!],
       gateway: [gatewayPid],
       cacheHit: [gatewayPid],
     };
@@ -126,9 +141,10 @@ async function main(): Promise<void> {
     const body = JSON.stringify(CHAT);
     const plain = { 'content-type': 'application/json', authorization: 'Bearer sk-not-checked' };
     const authed = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
-    const targets: Array<{ name: TargetName; url: string; headers: Record<string, string>; body: string }> = [
+    const allTargets: Array<{ name: TargetName; url: string; headers: Record<string, string>; body: string }> = [
       { name: 'direct', url: `${upstream.url}/chat/completions`, headers: plain, body },
       ...(nginx ? [{ name: 'nginx' as const, url: `${nginx.url}/v1/chat/completions`, headers: plain, body }] : []),
+      { name: 'nodeProxy', url: `${nodeProxy.url}/v1/chat/completions`, headers: plain, body },
       { name: 'gateway', url: `${gateway.url}/v1/chat/completions`, headers: authed, body },
       {
         name: 'cacheHit',
@@ -139,7 +155,8 @@ async function main(): Promise<void> {
     ];
 
     // Every feature must be doing its work, or the numbers flatter the gateway.
-    await checkGateway(gateway, targets);
+    await checkGateway(gateway, allTargets);
+    const targets = plan.only ? allTargets.filter((t) => plan.only!.includes(t.name)) : allTargets;
 
     log('warming up');
     for (const t of targets) await loadgen.load({ ...t, connections: 32, seconds: plan.warmupSeconds });
@@ -182,12 +199,12 @@ async function main(): Promise<void> {
       { name: 'direct', url: `${upstream.url}/chat/completions`, headers: plain, body: streamBody },
       { name: 'gateway', url: `${gateway.url}/v1/chat/completions`, headers: authed, body: streamBody },
     ];
-    const ttft = await loadgen.ttft(streamTargets, plan.ttftSamples);
+    const ttft = plan.ttftSamples > 0 ? await loadgen.ttft(streamTargets, plan.ttftSamples) : {};
 
     let soak: BenchResults['soak'];
     if (plan.soakSeconds > 0) {
       log(`soak: ${plan.soakSeconds} s at 32 connections`);
-      const gw = targets.find((t) => t.name === 'gateway')!;
+      const gw = allTargets.find((t) => t.name === 'gateway')!;
       const samples: number[] = [];
       const sampler = setInterval(() => samples.push(rssMb(gatewayPid)), 1000);
       const r = await loadgen.load({ ...gw, connections: 32, seconds: plan.soakSeconds });
@@ -209,7 +226,7 @@ async function main(): Promise<void> {
       const g2 = await startGateway({ env: gatewayEnv('info'), cwd: ROOT });
       cleanups.push(() => g2.stop());
       if (cpu.sut.length) cpu.pin(g2.child.pid!, '1');
-      const t = { ...targets.find((x) => x.name === 'gateway')!, url: `${g2.url}/v1/chat/completions` };
+      const t = { ...allTargets.find((x) => x.name === 'gateway')!, url: `${g2.url}/v1/chat/completions` };
       await loadgen.load({ ...t, connections: 32, seconds: plan.warmupSeconds });
       const c1 = await loadgen.load({ ...t, connections: 1, seconds: plan.c1Seconds });
       const c32 = await loadgen.load({ ...t, connections: 32, seconds: plan.c32Seconds });

@@ -71,6 +71,14 @@ export function pinning(): { world: string[]; sut: string[]; pin(pid: number, cp
   if (mode === 'off' || !haveTaskset || availableParallelism() < 2) {
     return { world: [], sut: [], pin: () => undefined, label: haveTaskset ? 'off' : 'off (no taskset)' };
   }
+  if (mode === 'one') {
+    return {
+      world: ['taskset', '-c', '0'],
+      sut: ['taskset', '-c', '0'],
+      pin: (pid) => execFileSync('taskset', ['-a', '-cp', '0', String(pid)], { stdio: 'ignore' }),
+      label: 'everything on CPU 0 (no cross-CPU wake-ups)',
+    };
+  }
   return {
     world: ['taskset', '-c', '0'],
     sut: ['taskset', '-c', '1'],
@@ -113,12 +121,17 @@ export function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-export async function startUpstream(wrap: string[]): Promise<{ url: string; port: number; child: ChildProcess }> {
+/** Spawns a TypeScript server script under `wrap` (taskset) and waits for the URL it prints. */
+async function startScript(
+  wrap: string[],
+  script: string,
+  env: Record<string, string>,
+): Promise<{ url: string; port: number; child: ChildProcess }> {
   const port = await freePort();
-  const argv = [...wrap, process.execPath, '--import', 'tsx', join(ROOT, 'test/support/fake-upstream.ts')];
+  const argv = [...wrap, process.execPath, '--import', 'tsx', join(ROOT, script)];
   const child = spawn(argv[0], argv.slice(1), {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((res, rej) => {
@@ -127,9 +140,18 @@ export async function startUpstream(wrap: string[]): Promise<{ url: string; port
       out += b.toString();
       if (out.includes('\n')) res(out.trim());
     });
-    child.once('exit', (code) => rej(new Error(`fake upstream exited with ${code}`)));
+    child.once('exit', (code) => rej(new Error(`${script} exited with ${code}`)));
   });
   return { url, port, child };
+}
+
+export function startUpstream(wrap: string[]): Promise<{ url: string; port: number; child: ChildProcess }> {
+  return startScript(wrap, 'test/support/fake-upstream.ts', {});
+}
+
+/** bench/node-proxy.ts in front of the fake upstream: node:http + undici and nothing else. */
+export function startNodeProxy(wrap: string[], upstreamPort: number): Promise<{ url: string; port: number; child: ChildProcess }> {
+  return startScript(wrap, 'bench/node-proxy.ts', { UPSTREAM: `http://127.0.0.1:${upstreamPort}` });
 }
 
 export function gitHead(): string | undefined {

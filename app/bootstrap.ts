@@ -9,6 +9,7 @@ import { throttled } from './lib/throttled-log';
 import type { Lifecycle } from './plugins/request-context';
 import { createAuthenticator } from './services/authenticator';
 import { createChatService } from './services/chat';
+import { createHeadroom } from './services/headroom';
 import { createEmbeddingsService } from './services/embeddings';
 import { createModelCatalog } from './services/models';
 import { createReadiness } from './services/readiness';
@@ -180,6 +181,7 @@ export async function createServices(
       usage: usageRecorder,
       limits,
       cacheTtlSeconds: config.CACHE_TTL_SECONDS,
+      headroom: config.RATE_LIMIT_EARLY_START ? createHeadroom() : undefined,
       onBackgroundError,
     }),
     embeddings: createEmbeddingsService({ upstream, limiter, usage: usageRecorder, limits, onBackgroundError }),

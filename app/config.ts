@@ -48,6 +48,11 @@ export const configSchema = z.object({
   DEFAULT_RPM: int(1).default(60),
   DEFAULT_TPM: int(1).default(100_000),
   RATE_LIMIT_FAIL_OPEN: bool.default(true),
+  /**
+   * A request of a key whose last check left at least half of its limits starts upstream while its
+   * own check is still on the way (the check still counts it; a refusal aborts the upstream call).
+   */
+  RATE_LIMIT_EARLY_START: bool.default(true),
   /** How long a key lookup is trusted in process; revocations take effect within this. */
   KEY_CACHE_TTL_MS: int(0).max(5000).default(2000),
   USAGE_RETENTION_DAYS: int(1).default(90),

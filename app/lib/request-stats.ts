@@ -22,6 +22,8 @@ export interface RequestStats {
   upstreamStatus?: number;
   upstreamError?: UpstreamErrorKind;
   rateLimited?: LimitKind;
+  /** The upstream call started before the limit check answered: used, or cancelled by a refusal. */
+  earlyStart?: 'used' | 'cancelled';
   /** `/v1/batch`: each item's own stats (the request's token and time fields hold their sums). */
   items?: RequestStats[];
   /** Set once a stream has ended (normally, by error, or by the client leaving). */

@@ -40,6 +40,7 @@ export function logAccess(log: FastifyBaseLogger, o: RequestOutcome, keyId: stri
     upstreamStatus: s.upstreamStatus,
     upstreamError: s.upstreamError,
     rateLimited: s.rateLimited,
+    earlyStart: s.earlyStart,
     stream: s.streamOutcome,
   };
   if (o.status === CLIENT_CLOSED) log.info(line, 'request aborted by the client');

@@ -100,6 +100,12 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
     ['kind'],
     registry,
   );
+  const earlyStarts = new CounterFamily(
+    'early_starts_total',
+    'Upstream calls started before the limit check answered, by outcome (used|cancelled: the check refused).',
+    ['outcome'],
+    registry,
+  );
 
   // Read at scrape time, or rare: prom-client's own.
   let inflight = 0;
@@ -136,6 +142,7 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
   for (const kind of UPSTREAM_ERROR_KINDS) upstreamErrors.child(kind);
   for (const result of CACHE_RESULTS) cacheRequests.child(result);
   for (const kind of LIMIT_KINDS) rateLimited.child(kind);
+  for (const outcome of ['used', 'cancelled']) earlyStarts.child(outcome);
   for (const component of ['limiter', 'cache']) redisFallbacks.labels(component).inc(0);
   usageDropped.inc(0);
 
@@ -178,6 +185,7 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
         if (item.completionTokens > 0) tokens.child(model, 'completion').value += item.completionTokens;
         if (item.cache !== undefined) cacheRequests.child(item.cache).value++;
         if (item.rateLimited !== undefined) rateLimited.child(item.rateLimited).value++;
+        if (item.earlyStart !== undefined) earlyStarts.child(item.earlyStart).value++;
       }
     },
   };

@@ -1,16 +1,17 @@
 import { performance } from 'node:perf_hooks';
 import { PassThrough, Readable } from 'node:stream';
 import { cacheKey, isCacheable } from '../cache/cache-key';
-import { ApiError, PermissionDeniedError } from '../errors';
+import { ApiError, PermissionDeniedError, QuotaExceededError, RateLimitError } from '../errors';
 import type { RequestStats } from '../lib/request-stats';
 import { estimateChatPromptTokens } from '../lib/tokens';
 import type { ChatCompletionBody } from '../schemas/requests';
-import type { UpstreamClient } from '../upstream/client';
-import { forward, readJsonBody } from '../upstream/forward';
+import type { UpstreamClient, UpstreamResponse } from '../upstream/client';
+import { forward, readJsonBody, type UpstreamStats } from '../upstream/forward';
 import { DONE_EVENT, frameEvent, inspectEvent } from '../upstream/sse';
 import { relayStream } from '../upstream/stream-relay';
 import { usageFromJson } from '../upstream/usage';
 import type { ApiKeyRecord, CachedAnswer, RateLimiter, ResponseCache, UsageRecord } from '../stores/types';
+import type { Headroom } from './headroom';
 import { reserve, type LimitDefaults, type Reservation } from './limits';
 
 export interface ChatRequest {
@@ -40,6 +41,8 @@ export interface ChatServiceDeps {
   cacheTtlSeconds: number;
   /** Tokens reserved for the answer when the request sets no max_tokens. */
   defaultCompletionReserve?: number;
+  /** Lets requests of keys with ample headroom start upstream before their limit check answers. */
+  headroom?: Headroom;
   onBackgroundError?: (err: unknown) => void;
 }
 
@@ -104,9 +107,32 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       }
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? completionReserve;
       const reserved = estimateChatPromptTokens(body.messages) + maxTokens * (body.n ?? 1);
-      const reservation = await reserve(deps.limiter, key, reserved, deps.limits, deps.onBackgroundError, req.stats);
+      const streaming = body.stream === true;
+      const cacheable = isCacheable(body, { 'cache-control': req.cacheControl });
+      const entryKey = cacheable ? `${streaming ? 's' : 'j'}:${cacheKey(key.id, body)}` : undefined;
+      // The cache read goes out with the limit check (one Redis round trip, auto-pipelined); its
+      // answer is used only once the check allowed the request.
+      const lookup = entryKey ? deps.cache.get(entryKey).catch(() => null) : undefined;
+      const pending = reserve(deps.limiter, key, reserved, deps.limits, deps.onBackgroundError, req.stats);
+      // With ample headroom the upstream call starts alongside the check (see headroom.ts).
+      const early =
+        !entryKey && key.monthlyTokenBudget === null && deps.headroom?.admitEarly(key.id, reserved)
+          ? startEarly(req)
+          : undefined;
+      let reservation: Reservation;
       try {
-        return await completeWithinLimits(req, reservation);
+        reservation = await pending;
+      } catch (err) {
+        early?.cancel();
+        // A refusal makes the key's last known headroom wrong: no more early starts until a check allows.
+        if (err instanceof RateLimitError || err instanceof QuotaExceededError) deps.headroom?.forget(key.id);
+        throw err;
+      } finally {
+        if (early) deps.headroom?.settled(key.id, reserved);
+      }
+      deps.headroom?.note(key.id, reservation.decision);
+      try {
+        return await completeWithinLimits(req, reservation, entryKey, lookup, early?.adopt());
       } catch (err) {
         if (err instanceof ApiError) Object.assign(err.headers, { ...reservation.headers, ...err.headers });
         reservation.settle(0);
@@ -116,15 +142,88 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     },
   };
 
-  async function completeWithinLimits(req: ChatRequest, reservation: Reservation): Promise<ChatResult> {
+  function upstreamCall(req: ChatRequest, signal: AbortSignal, stats: UpstreamStats = req.stats): Promise<UpstreamResponse> {
+    const { body } = req;
+    const streaming = body.stream === true;
+    // Streams always ask for usage so tokens can be counted; the extra chunk is dropped again for
+    // callers that did not ask for it.
+    const upstreamBody = streaming
+      ? { ...body, stream_options: { ...(body.stream_options ?? {}), include_usage: true } }
+      : body;
+    return forward(
+      deps.upstream,
+      {
+        method: 'POST',
+        path: '/chat/completions',
+        body: JSON.stringify(upstreamBody),
+        signal,
+        headers: streaming ? { accept: 'text/event-stream' } : undefined,
+      },
+      stats,
+    );
+  }
+
+  /**
+   * The upstream call, started before the limit check answered: `adopt` it once the check allowed,
+   * `cancel` it if the check refused or failed. Until adopted it records into its own stats, so a
+   * cancelled call never shows up in the refused request's log line or upstream metrics.
+   */
+  function startEarly(req: ChatRequest) {
+    // One controller for both reasons to stop (AbortSignal.any costs ~20 µs a call on Node 20).
+    const stop = new AbortController();
+    const hangUp = req.signal;
+    const onHangUp = () => stop.abort(hangUp.reason);
+    // The link lives until the upstream body closes: a batch shares one hang-up signal across items.
+    const unlink = () => hangUp.removeEventListener('abort', onHangUp);
+    if (hangUp.aborted) stop.abort(hangUp.reason);
+    else hangUp.addEventListener('abort', onHangUp, { once: true });
+    const own: UpstreamStats = { upstreamMs: 0, retries: 0 };
+    const response = upstreamCall(req, stop.signal, own);
+    // Awaited only if the check allows; until then a failure must not surface as unhandled.
+    response.then((res) => res.body.once('close', unlink), unlink);
+    const merge = () => {
+      const s = req.stats;
+      s.earlyStart = 'used';
+      s.upstreamMs += own.upstreamMs;
+      s.retries += own.retries;
+      if (own.upstreamStatus !== undefined) s.upstreamStatus = own.upstreamStatus;
+      if (own.upstreamError !== undefined) s.upstreamError = own.upstreamError;
+    };
+    return {
+      adopt(): Promise<UpstreamResponse> {
+        return response.then(
+          (res) => {
+            merge();
+            return res;
+          },
+          (err: unknown) => {
+            merge();
+            throw err;
+          },
+        );
+      },
+      cancel() {
+        req.stats.earlyStart = 'cancelled';
+        stop.abort();
+        unlink();
+        response.then((res) => res.body.destroy(), () => undefined);
+      },
+    };
+  }
+
+  async function completeWithinLimits(
+    req: ChatRequest,
+    reservation: Reservation,
+    entryKey: string | undefined,
+    lookup: Promise<CachedAnswer | null> | undefined,
+    started: Promise<UpstreamResponse> | undefined,
+  ): Promise<ChatResult> {
     const { body, stats } = req;
     const streaming = body.stream === true;
     const headers: Record<string, string> = { ...reservation.headers };
-    const cacheable = isCacheable(body, { 'cache-control': req.cacheControl });
-    const entryKey = cacheable ? `${streaming ? 's' : 'j'}:${cacheKey(req.key.id, body)}` : undefined;
 
-    if (entryKey) {
-      const hit = await deps.cache.get(entryKey);
+    if (entryKey && lookup) {
+      const hit = await lookup;
       if (hit && hit.kind === (streaming ? 'stream' : 'json')) {
         stats.cache = 'hit';
         headers['x-cache'] = 'HIT';
@@ -138,22 +237,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       headers['x-cache'] = 'BYPASS';
     }
 
-    // Streams always ask for usage so tokens can be counted; the extra chunk is dropped again for
-    // callers that did not ask for it.
-    const upstreamBody = streaming
-      ? { ...body, stream_options: { ...(body.stream_options ?? {}), include_usage: true } }
-      : body;
-    const res = await forward(
-      deps.upstream,
-      {
-        method: 'POST',
-        path: '/chat/completions',
-        body: JSON.stringify(upstreamBody),
-        signal: req.signal,
-        headers: streaming ? { accept: 'text/event-stream' } : undefined,
-      },
-      stats,
-    );
+    const res = await (started ?? upstreamCall(req, req.signal));
 
     if (!streaming) {
       const { text, json } = await readJsonBody(res, stats, req.signal);

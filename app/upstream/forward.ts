@@ -18,6 +18,9 @@ function scrub(body: ErrorBody): ErrorBody {
   return { error: { ...e, message: e.message.replace(KEY_LIKE, '[redacted]') } };
 }
 
+/** What `forward` records about the upstream call. */
+export type UpstreamStats = Pick<RequestStats, 'upstreamMs' | 'retries' | 'upstreamStatus' | 'upstreamError'>;
+
 /**
  * Calls the upstream and maps what comes back to the API's contract: resolves with a 2xx response
  * (its body still unread), or throws the ApiError the caller should see. Records timing, retries
@@ -26,7 +29,7 @@ function scrub(body: ErrorBody): ErrorBody {
 export async function forward(
   upstream: UpstreamClient,
   req: UpstreamRequest,
-  stats: RequestStats,
+  stats: UpstreamStats,
 ): Promise<UpstreamResponse> {
   const started = performance.now();
   let res: UpstreamResponse;

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../../config';
 import { ApiError, InternalError, InvalidRequestError } from '../../errors';
@@ -41,6 +42,8 @@ export function batchRoute(
     }
     const concurrency = Math.min(config.BATCH_MAX_CONCURRENCY, body.max_concurrency ?? Infinity);
     const signal = abortOnHangUp(reply);
+    // Every item in flight listens on it (the upstream request and, for early starts, its link).
+    setMaxListeners(Math.max(10, 2 * concurrency + 2), signal);
     const key = request.apiKey!;
     const items: RequestStats[] = [];
     request.stats.items = items;

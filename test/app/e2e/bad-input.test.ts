@@ -363,6 +363,9 @@ describe('and the server is unharmed', () => {
     expect(gw.child.exitCode).toBeNull();
     const unhandled = gw.logs().filter((l) => (l.msg === 'request failed' && l.status === 500) || l.msg === 'unhandled rejection');
     expect(unhandled).toEqual([]);
+    // The check above can only fail if the access log is really read: the 4xx answers are in it.
+    const refused = gw.logs().filter((l) => l.msg === 'request completed' && l.status === 400);
+    expect(refused.length).toBeGreaterThan(20);
     const started = gw.logs().filter((l) => l.msg === 'llm-api listening');
     expect(started).toHaveLength(1);
   });

@@ -187,6 +187,26 @@ describe('Prometheus on METRICS_PORT', () => {
   });
 });
 
+describe('early start', () => {
+  it('a key far from its limits starts its next request upstream before the check: counted and logged', async () => {
+    const fresh = await createKey(gw, { name: 'early' });
+    const before = await scrape(gw);
+    // The first request of a key waits for its check (nothing known yet); the one after starts early.
+    expect((await chat({}, 'obs-early-1', fresh.key)).status).toBe(200);
+    const second = await chat({}, 'obs-early-2', fresh.key);
+    expect(second.status).toBe(200);
+    expect(second.headers.get('x-ratelimit-limit-requests')).toBe('100000');
+    await until(() => accessLines(gw).some((l) => l.reqId === 'obs-early-2'), 'the second request to be recorded');
+    const after = await scrape(gw);
+    const delta = (labels: Record<string, string>) => valueOf(after, 'early_starts_total', labels) - valueOf(before, 'early_starts_total', labels);
+    expect(delta({ outcome: 'used' })).toBe(1);
+    expect(delta({ outcome: 'cancelled' })).toBe(0);
+    const line = (id: string) => accessLines(gw).find((l) => l.reqId === id)!;
+    expect(line('obs-early-1').earlyStart).toBeUndefined();
+    expect(line('obs-early-2')).toMatchObject({ earlyStart: 'used', status: 200, upstreamStatus: 200 });
+  });
+});
+
 describe('the access log', () => {
   it('holds one line per request: ids, route, model, status, latencies, tokens, cache, retries', async () => {
     const lines = accessLines(gw);

@@ -42,7 +42,7 @@ describe('createGatewayMetrics', () => {
     for (const family of [
       'http_requests_total', 'http_request_duration_seconds', 'upstream_request_duration_seconds',
       'upstream_errors_total', 'gateway_overhead_seconds', 'stream_time_to_first_token_seconds', 'tokens_total',
-      'cache_requests_total', 'rate_limited_total', 'inflight_requests', 'usage_buffer_depth',
+      'cache_requests_total', 'rate_limited_total', 'early_starts_total', 'inflight_requests', 'usage_buffer_depth',
       'usage_rows_dropped_total', 'redis_fallback_total', 'process_cpu_user_seconds_total', 'nodejs_heap_size_used_bytes',
     ]) {
       expect(text).toContain(`# TYPE ${family} `);
@@ -50,6 +50,17 @@ describe('createGatewayMetrics', () => {
     const samples = parseProm(text);
     expect(samples.filter((s) => s.name === 'rate_limited_total').map((s) => s.labels.kind).sort()).toEqual(['budget', 'requests', 'tokens']);
     expect(samples.filter((s) => s.name === 'cache_requests_total').map((s) => s.labels.result).sort()).toEqual(['bypass', 'hit', 'miss']);
+    expect(samples.filter((s) => s.name === 'early_starts_total').map((s) => s.labels.outcome).sort()).toEqual(['cancelled', 'used']);
+  });
+
+  it('counts early starts by outcome', async () => {
+    const m = createGatewayMetrics({ registry: new Registry(), defaultMetrics: false });
+    finished(m, 200, { model: 'gpt-4o', upstreamStatus: 200, upstreamMs: 15, earlyStart: 'used' });
+    finished(m, 429, { model: 'gpt-4o', rateLimited: 'requests', earlyStart: 'cancelled' });
+    finished(m, 200, { model: 'gpt-4o', upstreamStatus: 200, upstreamMs: 15 });
+    const s = parseProm(await m.registry.metrics());
+    expect(valueOf(s, 'early_starts_total', { outcome: 'used' })).toBe(1);
+    expect(valueOf(s, 'early_starts_total', { outcome: 'cancelled' })).toBe(1);
   });
 
   it('records one request into each family it touches', async () => {

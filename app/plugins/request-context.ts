@@ -70,3 +70,9 @@ export function abortOnHangUp(reply: FastifyReply): AbortSignal {
   }
   return controller.signal;
 }
+
+/** Aborts the request's hang-up signal now (its upstream call is no longer wanted). */
+export function abortNow(reply: FastifyReply): void {
+  abortOnHangUp(reply);
+  (reply.raw as HangUpResponse)[kHangUp]?.abort();
+}

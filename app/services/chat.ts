@@ -22,10 +22,17 @@ export interface ChatRequest {
   cacheControl?: string;
   /** Aborted when the caller goes away. */
   signal: AbortSignal;
+  /**
+   * Aborts `signal`: given only when the signal is this request's alone (not a batch's shared one),
+   * so an upstream call started early can be stopped without a controller of its own.
+   */
+  abort?: () => void;
   stats: RequestStats;
   /** performance.now() when the request arrived. */
   startedAt: number;
 }
+
+const noop = (): void => undefined;
 
 export type ChatResult =
   | { kind: 'json'; body: string; headers: Record<string, string> }
@@ -169,18 +176,29 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
    * cancelled call never shows up in the refused request's log line or upstream metrics.
    */
   function startEarly(req: ChatRequest) {
-    // One controller for both reasons to stop (AbortSignal.any costs ~20 µs a call on Node 20).
-    const stop = new AbortController();
-    const hangUp = req.signal;
-    const onHangUp = () => stop.abort(hangUp.reason);
-    // The link lives until the upstream body closes: a batch shares one hang-up signal across items.
-    const unlink = () => hangUp.removeEventListener('abort', onHangUp);
-    if (hangUp.aborted) stop.abort(hangUp.reason);
-    else hangUp.addEventListener('abort', onHangUp, { once: true });
     const own: UpstreamStats = { upstreamMs: 0, retries: 0 };
-    const response = upstreamCall(req, stop.signal, own);
-    // Awaited only if the check allows; until then a failure must not surface as unhandled.
-    response.then((res) => res.body.once('close', unlink), unlink);
+    let response: Promise<UpstreamResponse>;
+    let stop: () => void;
+    let unlink = noop;
+    if (req.abort) {
+      // The signal is this request's alone: aborting it stops the upstream call, no second controller.
+      stop = req.abort;
+      response = upstreamCall(req, req.signal, own);
+      // Awaited only if the check allows; until then a failure must not surface as unhandled.
+      response.catch(noop);
+    } else {
+      // A shared signal (a batch): one controller for both reasons to stop (AbortSignal.any costs
+      // ~20 µs a call on Node 20), linked until the upstream body closes.
+      const controller = new AbortController();
+      const hangUp = req.signal;
+      const onHangUp = () => controller.abort(hangUp.reason);
+      unlink = () => hangUp.removeEventListener('abort', onHangUp);
+      if (hangUp.aborted) controller.abort(hangUp.reason);
+      else hangUp.addEventListener('abort', onHangUp, { once: true });
+      stop = () => controller.abort();
+      response = upstreamCall(req, controller.signal, own);
+      response.then((res) => res.body.once('close', unlink), unlink);
+    }
     const merge = () => {
       const s = req.stats;
       s.earlyStart = 'used';
@@ -204,7 +222,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       },
       cancel() {
         req.stats.earlyStart = 'cancelled';
-        stop.abort();
+        stop();
         unlink();
         response.then((res) => res.body.destroy(), () => undefined);
       },

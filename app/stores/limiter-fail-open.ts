@@ -52,28 +52,51 @@ export function createFailOpenLimiter(opts: FailOpenLimiterOptions): RateLimiter
       primaryFailing = false;
       return { ok: true, value };
     } catch (err) {
-      // Postgres, not Redis, failed: the fallback would need the same read, so the caller gets it.
-      if (err instanceof BudgetSourceError) throw err;
-      lastError = err;
-      primaryFailing = true;
-      if (cooldownMs > 0) skipUntil = now() + cooldownMs;
+      primaryFailed(err);
       return { ok: false, err };
     }
   }
 
+  /** The primary failed (or is being skipped): the fallback answers, or the outage is the error. */
+  async function checkWithoutPrimary(req: LimitCheck, err: unknown): Promise<LimitDecision> {
+    report(err);
+    if (!failOpen) {
+      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('rate limiter', { cause: err });
+    }
+    return { ...(await fallback.check(req)), degraded: true };
+  }
+
+  function primaryFailed(err: unknown): void {
+    // Postgres, not Redis, failed: the fallback would need the same read, so the caller gets it.
+    if (err instanceof BudgetSourceError) throw err;
+    lastError = err;
+    primaryFailing = true;
+    if (cooldownMs > 0) skipUntil = now() + cooldownMs;
+  }
+
   return {
-    async check(req: LimitCheck): Promise<LimitDecision> {
-      // A caller's bad input is not an outage: it must neither fall back nor open the circuit.
-      validateCheck(req);
-      const res = await viaPrimary(() => primary.check(req));
-      if (res.ok) return res.value;
-      report(res.err);
-      if (!failOpen) {
-        throw res.err instanceof StoreUnavailableError
-          ? res.err
-          : new StoreUnavailableError('rate limiter', { cause: res.err });
+    // Every request passes here: a plain promise chain, no async frames or result objects on the
+    // way through when Redis answers.
+    check(req: LimitCheck): Promise<LimitDecision> {
+      try {
+        // A caller's bad input is not an outage: it must neither fall back nor open the circuit.
+        validateCheck(req);
+      } catch (err) {
+        return Promise.reject(err);
       }
-      return { ...(await fallback.check(req)), degraded: true };
+      if (now() < skipUntil) {
+        return checkWithoutPrimary(req, new StoreUnavailableError('rate limiter', { cause: lastError }));
+      }
+      return withTimeout(() => primary.check(req), timeoutMs, 'rate limiter').then(
+        (decision) => {
+          primaryFailing = false;
+          return decision;
+        },
+        (err: unknown) => {
+          primaryFailed(err);
+          return checkWithoutPrimary(req, err);
+        },
+      );
     },
 
     // Best effort: a lost reconcile only skews one key's window for a minute. The Redis limiter

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../errors';
-import { abortOnHangUp } from '../../plugins/request-context';
+import { abortNow, abortOnHangUp } from '../../plugins/request-context';
 import { chatCompletionBody, parseBody } from '../../schemas/requests';
 import type { ChatService } from '../../services/chat';
 
@@ -21,6 +21,8 @@ export function chatCompletionsRoute(app: FastifyInstance, chat: ChatService) {
         get signal() {
           return abortOnHangUp(reply);
         },
+        // The signal is this request's alone: a refused early start may abort it.
+        abort: () => abortNow(reply),
         stats: request.stats,
         startedAt: request.startedAt,
       });

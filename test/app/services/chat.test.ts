@@ -502,6 +502,28 @@ describe('early start, then the check refuses', () => {
     expect(req.stats.upstreamMs).toBe(0);
   });
 
+  it('with a signal of its own, a refusal aborts that signal (no second controller) and the upstream call', async () => {
+    const t = setup();
+    const key = apiKey();
+    t.headroom.note(key.id, AMPLE);
+    up.setFault({ kind: 'hang' });
+    const own = new AbortController();
+    const req = chatRequest(key, chatBody(), { signal: own.signal, abort: () => own.abort() });
+
+    const pending = outcome(t.service.complete(req));
+    await up.waitForRequests(1);
+    expect(upstreamCalls[0].signal).toBe(own.signal);
+    t.checks[0].answer(refused());
+    const done = await pending;
+    expect(done.ok).toBe(false);
+    expect((done as { err: unknown }).err).toBeInstanceOf(RateLimitError);
+    expect(own.signal.aborted).toBe(true);
+    await up.waitForAbort();
+    expect(up.requests[0].aborted).toBe(true);
+    expect(req.stats.earlyStart).toBe('cancelled');
+    expect(t.usage).toEqual([]);
+  });
+
   it('after a refusal the key starts nothing early until a check allows again', async () => {
     const t = setup();
     const key = apiKey();

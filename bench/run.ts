@@ -9,7 +9,8 @@
  * CPU 1), BENCH_LOG_LEVEL (warn), BENCH_INFO_LOG=1 (also measure the gateway at LOG_LEVEL=info),
  * BENCH_PROFILE=1 (gateway under --cpu-prof; profiles and a summary in bench/profiles/),
  * BENCH_TARGETS=gateway,cacheHit (load only these; for profiling one path), BENCH_TTFT_SAMPLES,
- * BENCH_GATEWAY_ENV='NAME=value,…' (extra settings for the gateway, for A/B runs).
+ * BENCH_GATEWAY_ENV='NAME=value,…' (extra settings for the gateway, for A/B runs),
+ * BENCH_GATEWAY_NODE_ARGS='--flag …' (extra node flags for the gateway, e.g. heap sizing).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -98,7 +99,11 @@ async function main(): Promise<void> {
     const gateway: GatewayProcess = await startGateway({
       env: gatewayEnv(plan.logLevel),
       cwd: ROOT,
-      nodeArgs: plan.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      // BENCH_GATEWAY_NODE_ARGS='--heap-growing-percent=100 …' for A/B runs of V8 flags.
+      nodeArgs: [
+        ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        ...(plan.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ],
     });
     cleanups.push(() => gateway.stop());
     const gatewayPid = gateway.child.pid!;

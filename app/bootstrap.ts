@@ -163,6 +163,8 @@ export async function createServices(
   });
 
   const limits = { rpm: config.DEFAULT_RPM, tpm: config.DEFAULT_TPM };
+  // One view of each key's headroom for chat and embeddings: they spend the same limits.
+  const headroom = config.RATE_LIMIT_EARLY_START ? createHeadroom() : undefined;
   const models = createModelCatalog({ upstream });
   const deps: AppDeps = {
     config: { ...config, ADMIN_API_KEY: adminKey },
@@ -181,10 +183,10 @@ export async function createServices(
       usage: usageRecorder,
       limits,
       cacheTtlSeconds: config.CACHE_TTL_SECONDS,
-      headroom: config.RATE_LIMIT_EARLY_START ? createHeadroom() : undefined,
+      headroom,
       onBackgroundError,
     }),
-    embeddings: createEmbeddingsService({ upstream, limiter, usage: usageRecorder, limits, onBackgroundError }),
+    embeddings: createEmbeddingsService({ upstream, limiter, usage: usageRecorder, limits, headroom, onBackgroundError }),
     models,
     usage: usageQuery,
     readiness: createReadiness({

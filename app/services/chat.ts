@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { PassThrough, Readable } from 'node:stream';
 import { cacheKey, isCacheable } from '../cache/cache-key';
-import { ApiError, PermissionDeniedError, QuotaExceededError, RateLimitError } from '../errors';
+import { ApiError, PermissionDeniedError } from '../errors';
 import type { RequestStats } from '../lib/request-stats';
 import { estimateChatPromptTokens } from '../lib/tokens';
 import type { ChatCompletionBody } from '../schemas/requests';
@@ -10,9 +10,9 @@ import { forward, readJsonBody, type UpstreamStats } from '../upstream/forward';
 import { DONE_EVENT, frameEvent, inspectEvent } from '../upstream/sse';
 import { relayStream } from '../upstream/stream-relay';
 import { usageFromJson } from '../upstream/usage';
-import type { ApiKeyRecord, CachedAnswer, RateLimiter, ResponseCache, UsageRecord } from '../stores/types';
-import type { Headroom } from './headroom';
-import { reserve, type LimitDefaults, type Reservation } from './limits';
+import type { ApiKeyRecord, CachedAnswer, ResponseCache, UsageRecord } from '../stores/types';
+import { admit, type AdmissionDeps } from './admission';
+import type { Reservation } from './limits';
 
 export interface ChatRequest {
   key: ApiKeyRecord;
@@ -32,25 +32,19 @@ export interface ChatRequest {
   startedAt: number;
 }
 
-const noop = (): void => undefined;
-
 export type ChatResult =
   | { kind: 'json'; body: string; headers: Record<string, string> }
   | { kind: 'stream'; stream: Readable; headers: Record<string, string> };
 
-export interface ChatServiceDeps {
+/** Limiter, limit defaults, headroom and background-error callback: see AdmissionDeps. */
+export interface ChatServiceDeps extends AdmissionDeps {
   upstream: UpstreamClient;
-  limiter: RateLimiter;
   /** Must not throw: failures read as misses (see cache-fail-safe). */
   cache: ResponseCache;
   usage: { record(r: UsageRecord): void };
-  limits: LimitDefaults;
   cacheTtlSeconds: number;
   /** Tokens reserved for the answer when the request sets no max_tokens. */
   defaultCompletionReserve?: number;
-  /** Lets requests of keys with ample headroom start upstream before their limit check answers. */
-  headroom?: Headroom;
-  onBackgroundError?: (err: unknown) => void;
 }
 
 export interface ChatService {
@@ -120,26 +114,17 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       // The cache read goes out with the limit check (one Redis round trip, auto-pipelined); its
       // answer is used only once the check allowed the request.
       const lookup = entryKey ? deps.cache.get(entryKey).catch(() => null) : undefined;
-      const pending = reserve(deps.limiter, key, reserved, deps.limits, deps.onBackgroundError, req.stats);
-      // With ample headroom the upstream call starts alongside the check (see headroom.ts).
-      const early =
-        !entryKey && key.monthlyTokenBudget === null && deps.headroom?.admitEarly(key.id, reserved)
-          ? startEarly(req)
-          : undefined;
-      let reservation: Reservation;
+      const { reservation, upstream } = await admit(deps, {
+        key,
+        tokens: reserved,
+        stats,
+        hangUp: req,
+        // A cacheable request may be answered from the cache: it waits for its check.
+        mayStartEarly: entryKey === undefined,
+        call: (signal, upstreamStats) => upstreamCall(req, signal, upstreamStats),
+      });
       try {
-        reservation = await pending;
-      } catch (err) {
-        early?.cancel();
-        // A refusal makes the key's last known headroom wrong: no more early starts until a check allows.
-        if (err instanceof RateLimitError || err instanceof QuotaExceededError) deps.headroom?.forget(key.id);
-        throw err;
-      } finally {
-        if (early) deps.headroom?.settled(key.id, reserved);
-      }
-      deps.headroom?.note(key.id, reservation.decision);
-      try {
-        return await completeWithinLimits(req, reservation, entryKey, lookup, early?.adopt());
+        return await completeWithinLimits(req, reservation, entryKey, lookup, upstream);
       } catch (err) {
         if (err instanceof ApiError) Object.assign(err.headers, { ...reservation.headers, ...err.headers });
         reservation.settle(0);
@@ -149,7 +134,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     },
   };
 
-  function upstreamCall(req: ChatRequest, signal: AbortSignal, stats: UpstreamStats = req.stats): Promise<UpstreamResponse> {
+  function upstreamCall(req: ChatRequest, signal: AbortSignal, stats: UpstreamStats): Promise<UpstreamResponse> {
     const { body } = req;
     const streaming = body.stream === true;
     // Streams always ask for usage so tokens can be counted; the extra chunk is dropped again for
@@ -170,71 +155,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     );
   }
 
-  /**
-   * The upstream call, started before the limit check answered: `adopt` it once the check allowed,
-   * `cancel` it if the check refused or failed. Until adopted it records into its own stats, so a
-   * cancelled call never shows up in the refused request's log line or upstream metrics.
-   */
-  function startEarly(req: ChatRequest) {
-    const own: UpstreamStats = { upstreamMs: 0, retries: 0 };
-    let response: Promise<UpstreamResponse>;
-    let stop: () => void;
-    let unlink = noop;
-    if (req.abort) {
-      // The signal is this request's alone: aborting it stops the upstream call, no second controller.
-      stop = req.abort;
-      response = upstreamCall(req, req.signal, own);
-      // Awaited only if the check allows; until then a failure must not surface as unhandled.
-      response.catch(noop);
-    } else {
-      // A shared signal (a batch): one controller for both reasons to stop (AbortSignal.any costs
-      // ~20 µs a call on Node 20), linked until the upstream body closes.
-      const controller = new AbortController();
-      const hangUp = req.signal;
-      const onHangUp = () => controller.abort(hangUp.reason);
-      unlink = () => hangUp.removeEventListener('abort', onHangUp);
-      if (hangUp.aborted) controller.abort(hangUp.reason);
-      else hangUp.addEventListener('abort', onHangUp, { once: true });
-      stop = () => controller.abort();
-      response = upstreamCall(req, controller.signal, own);
-      response.then((res) => res.body.once('close', unlink), unlink);
-    }
-    const merge = () => {
-      const s = req.stats;
-      s.earlyStart = 'used';
-      s.upstreamMs += own.upstreamMs;
-      s.retries += own.retries;
-      if (own.upstreamStatus !== undefined) s.upstreamStatus = own.upstreamStatus;
-      if (own.upstreamError !== undefined) s.upstreamError = own.upstreamError;
-    };
-    return {
-      adopt(): Promise<UpstreamResponse> {
-        return response.then(
-          (res) => {
-            merge();
-            return res;
-          },
-          (err: unknown) => {
-            merge();
-            throw err;
-          },
-        );
-      },
-      cancel() {
-        req.stats.earlyStart = 'cancelled';
-        stop();
-        unlink();
-        response.then((res) => res.body.destroy(), () => undefined);
-      },
-    };
-  }
-
   async function completeWithinLimits(
     req: ChatRequest,
     reservation: Reservation,
     entryKey: string | undefined,
     lookup: Promise<CachedAnswer | null> | undefined,
-    started: Promise<UpstreamResponse> | undefined,
+    upstream: () => Promise<UpstreamResponse>,
   ): Promise<ChatResult> {
     const { body, stats } = req;
     const streaming = body.stream === true;
@@ -255,7 +181,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       headers['x-cache'] = 'BYPASS';
     }
 
-    const res = await (started ?? upstreamCall(req, req.signal));
+    const res = await upstream();
 
     if (!streaming) {
       const { text, json } = await readJsonBody(res, stats, req.signal);

@@ -3,26 +3,27 @@ import { ApiError, PermissionDeniedError } from '../errors';
 import type { RequestStats } from '../lib/request-stats';
 import { estimateEmbeddingTokens } from '../lib/tokens';
 import type { EmbeddingsBody } from '../schemas/requests';
-import type { ApiKeyRecord, RateLimiter, UsageRecord } from '../stores/types';
+import type { ApiKeyRecord, UsageRecord } from '../stores/types';
 import type { UpstreamClient } from '../upstream/client';
 import { forward, readJsonBody } from '../upstream/forward';
-import { reserve, type LimitDefaults } from './limits';
+import { admit, type AdmissionDeps } from './admission';
 
 export interface EmbeddingsRequest {
   key: ApiKeyRecord;
   body: EmbeddingsBody;
   requestId: string;
+  /** Aborted when the caller goes away. */
   signal: AbortSignal;
+  /** Aborts `signal` (it is this request's alone): lets a refused early start stop its upstream call. */
+  abort?: () => void;
   stats: RequestStats;
   startedAt: number;
 }
 
-export interface EmbeddingsServiceDeps {
+/** Limiter, limit defaults, headroom and background-error callback: see AdmissionDeps. */
+export interface EmbeddingsServiceDeps extends AdmissionDeps {
   upstream: UpstreamClient;
-  limiter: RateLimiter;
   usage: { record(r: UsageRecord): void };
-  limits: LimitDefaults;
-  onBackgroundError?: (err: unknown) => void;
 }
 
 /** Embeddings: allow-list, limits and usage like chat; the answer is passed through as received. */
@@ -35,14 +36,18 @@ export function createEmbeddingsService(deps: EmbeddingsServiceDeps) {
         throw new PermissionDeniedError(`This key may not use the model '${body.model}'.`, 'model_not_allowed', 'model');
       }
       const reserved = estimateEmbeddingTokens(body.input);
-      const reservation = await reserve(deps.limiter, key, reserved, deps.limits, deps.onBackgroundError, stats);
+      const { reservation, upstream } = await admit(deps, {
+        key,
+        tokens: reserved,
+        stats,
+        hangUp: req,
+        mayStartEarly: true,
+        call: (signal, upstreamStats) =>
+          forward(deps.upstream, { method: 'POST', path: '/embeddings', body: JSON.stringify(body), signal }, upstreamStats),
+      });
       let status = 200;
       try {
-        const res = await forward(
-          deps.upstream,
-          { method: 'POST', path: '/embeddings', body: JSON.stringify(body), signal: req.signal },
-          stats,
-        );
+        const res = await upstream();
         const { text, json } = await readJsonBody(res, stats, req.signal);
         const usage = (json as { usage?: { prompt_tokens?: number } } | null)?.usage;
         stats.promptTokens = usage?.prompt_tokens ?? reserved;

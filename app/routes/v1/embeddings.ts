@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { abortOnHangUp } from '../../plugins/request-context';
+import { abortNow, abortOnHangUp } from '../../plugins/request-context';
 import { embeddingsBody, parseBody } from '../../schemas/requests';
 import type { EmbeddingsService } from '../../services/embeddings';
 
@@ -12,6 +12,8 @@ export function embeddingsRoute(app: FastifyInstance, embeddings: EmbeddingsServ
       body,
       requestId: request.id,
       signal: abortOnHangUp(reply),
+      // The signal is this request's alone: a refused early start may abort it.
+      abort: () => abortNow(reply),
       stats: request.stats,
       startedAt: request.startedAt,
     });

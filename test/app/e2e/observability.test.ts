@@ -205,6 +205,25 @@ describe('early start', () => {
     expect(line('obs-early-1').earlyStart).toBeUndefined();
     expect(line('obs-early-2')).toMatchObject({ earlyStart: 'used', status: 200, upstreamStatus: 200 });
   });
+
+  it('embeddings start early the same way', async () => {
+    const fresh = await createKey(gw, { name: 'early-embeddings' });
+    const embed = async (requestId: string) => {
+      const res = await fetch(`${gw.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${fresh.key}`, 'content-type': 'application/json', 'x-request-id': requestId },
+        body: JSON.stringify({ model: 'text-embedding-3-small', input: 'Embed me' }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    expect(await embed('obs-embed-1')).toBe(200);
+    expect(await embed('obs-embed-2')).toBe(200);
+    await until(() => accessLines(gw).some((l) => l.reqId === 'obs-embed-2'), 'the second embeddings request to be recorded');
+    const line = (id: string) => accessLines(gw).find((l) => l.reqId === id)!;
+    expect(line('obs-embed-1').earlyStart).toBeUndefined();
+    expect(line('obs-embed-2')).toMatchObject({ earlyStart: 'used', status: 200, upstreamStatus: 200, route: '/v1/embeddings' });
+  });
 });
 
 describe('the access log', () => {

@@ -2,22 +2,12 @@ import { AuthenticationError, ServiceUnavailableError } from '../../../app/error
 import { createAuthenticator, type AuthenticatorOptions } from '../../../app/services/authenticator';
 import { hashKey } from '../../../app/stores/keys';
 import type { ApiKeyRecord } from '../../../app/stores/types';
+import { keyRecord } from '../../support/fixtures';
 
 const TTL = 2000;
 
 function record(id: string, over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
-  return {
-    id,
-    name: id,
-    prefix: 'sk-llm-abcdef',
-    rpm: null,
-    tpm: null,
-    monthlyTokenBudget: null,
-    models: null,
-    createdAt: new Date('2030-01-01T00:00:00Z'),
-    revokedAt: null,
-    ...over,
-  };
+  return keyRecord({ id, name: id, createdAt: new Date('2030-01-01T00:00:00Z'), ...over });
 }
 
 /** A key store over a map of plaintext → record, counting lookups; `fail` makes it throw. */

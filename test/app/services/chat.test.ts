@@ -11,16 +11,15 @@ import { createMemoryCache } from '../../../app/stores/cache-memory';
 import type {
   ApiKeyRecord,
   CachedAnswer,
-  LimitCheck,
   LimitDecision,
   LimitKind,
-  LimitReconcile,
-  RateLimiter,
   ResponseCache,
   UsageRecord,
 } from '../../../app/stores/types';
 import { createUpstreamClient, type UpstreamClient, type UpstreamRequest } from '../../../app/upstream/client';
 import { startFakeUpstream, type FakeUpstream } from '../../support/fake-upstream';
+import { heldLimiter } from '../../support/held-limiter';
+import { keyRecord as apiKey } from '../../support/fixtures';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -43,20 +42,6 @@ function refused(refusedBy: LimitKind = 'requests', retryAfterMs = 1500): LimitD
   return { ...AMPLE, allowed: false, refusedBy, remainingRequests: 0, retryAfterMs };
 }
 
-function apiKey(over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
-  return {
-    id: randomUUID(),
-    name: 'chat-test',
-    prefix: 'sk-llm-chatT',
-    rpm: null,
-    tpm: null,
-    monthlyTokenBudget: null,
-    models: null,
-    createdAt: new Date(),
-    revokedAt: null,
-    ...over,
-  };
-}
 
 /** A non-cacheable chat body (no temperature: 0), unique per call so answers can be told apart. */
 function chatBody(over: Partial<ChatCompletionBody> = {}): ChatCompletionBody {
@@ -73,49 +58,6 @@ function chatRequest(key: ApiKeyRecord, body: ChatCompletionBody, over: Partial<
     startedAt: performance.now(),
     ...over,
   };
-}
-
-interface HeldCheck {
-  req: LimitCheck;
-  answered: boolean;
-  answer(d: LimitDecision): void;
-  fail(err: unknown): void;
-}
-
-/**
- * A limiter whose checks are answered by the test: each `check` waits until the test calls
- * `answer`/`fail` on it, unless `autoAnswer` is set.
- */
-function heldLimiter() {
-  const checks: HeldCheck[] = [];
-  const reconciles: LimitReconcile[] = [];
-  const state: { autoAnswer: LimitDecision | undefined } = { autoAnswer: undefined };
-  const limiter: RateLimiter = {
-    check(req) {
-      return new Promise<LimitDecision>((resolve, reject) => {
-        const held: HeldCheck = {
-          req,
-          answered: false,
-          answer(d) {
-            held.answered = true;
-            resolve(d);
-          },
-          fail(err) {
-            held.answered = true;
-            reject(err);
-          },
-        };
-        checks.push(held);
-        if (state.autoAnswer) held.answer(state.autoAnswer);
-      });
-    },
-    reconcile: async (r) => {
-      reconciles.push(r);
-    },
-    ping: async () => undefined,
-    close: async () => undefined,
-  };
-  return { limiter, checks, reconciles, state };
 }
 
 /** The real headroom, with every call recorded. */

@@ -1,25 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { QuotaExceededError, RateLimitError } from '../../../app/errors';
 import { formatDuration, rateLimitHeaders, reserve } from '../../../app/services/limits';
 import { createMemoryLimiter } from '../../../app/stores/limiter-memory';
-import type { ApiKeyRecord, LimitDecision, LimitKind, RateLimiter } from '../../../app/stores/types';
+import type { LimitDecision, LimitKind, RateLimiter } from '../../../app/stores/types';
+import { keyRecord as key } from '../../support/fixtures';
 
 const DEFAULTS = { rpm: 60, tpm: 100_000 };
 
-function key(over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
-  return {
-    id: randomUUID(),
-    name: 'test',
-    prefix: 'sk-llm-abcdef',
-    rpm: null,
-    tpm: null,
-    monthlyTokenBudget: null,
-    models: null,
-    createdAt: new Date(),
-    revokedAt: null,
-    ...over,
-  };
-}
 
 const ALLOWED: LimitDecision = {
   allowed: true,

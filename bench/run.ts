@@ -10,18 +10,20 @@
  * BENCH_PROFILE=1 (gateway under --cpu-prof; profiles and a summary in bench/profiles/),
  * BENCH_TARGETS=gateway,cacheHit (load only these; for profiling one path), BENCH_TTFT_SAMPLES,
  * BENCH_GATEWAY_ENV='NAME=value,…' (extra settings for the gateway, for A/B runs),
- * BENCH_GATEWAY_NODE_ARGS='--flag …' (extra node flags for the gateway, e.g. heap sizing).
+ * BENCH_GATEWAY_NODE_ARGS='--flag …' (extra node flags for the gateway, e.g. heap sizing),
+ * BENCH_EXPLAIN=0 (when a target is missed, skip the extra profiling pass that explains why).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { freePort, startGateway, type GatewayProcess } from '../test/support/gateway-process';
 import { startLoadGenerator, type LoadGenerator, type LoadResult, type StreamTarget } from './measure';
 import { findOrInstallNginx, startNginx, type NginxProxy } from './nginx';
-import { summarizeProfile } from './profile-summary';
-import { formatReport, growth, type BenchResults, type TargetName, type TargetRuns } from './report';
+import { explainMisses } from './explain';
+import { costBreakdown, readProfile, summarizeProfile } from './profile-summary';
+import { evaluate, formatReport, growth, type BenchResults, type TargetName, type TargetRuns } from './report';
 import {
   REDIS_URL,
   ROOT,
@@ -96,14 +98,12 @@ async function main(): Promise<void> {
         (process.env.BENCH_GATEWAY_ENV ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
       ),
     });
+    // BENCH_GATEWAY_NODE_ARGS='--heap-growing-percent=100 …' for A/B runs of V8 flags.
+    const extraNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const gateway: GatewayProcess = await startGateway({
       env: gatewayEnv(plan.logLevel),
       cwd: ROOT,
-      // BENCH_GATEWAY_NODE_ARGS='--heap-growing-percent=100 …' for A/B runs of V8 flags.
-      nodeArgs: [
-        ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
-        ...(plan.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-      ],
+      nodeArgs: [...extraNodeArgs, ...(plan.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
     });
     cleanups.push(() => gateway.stop());
     const gatewayPid = gateway.child.pid!;
@@ -238,6 +238,28 @@ async function main(): Promise<void> {
       infoLevel = { rps32: c32.rps, p50c1Us: c1.p50Us };
     }
 
+    // A target missed: a profile of the gateway under the same load says where its time goes.
+    const missed = evaluate(results).filter((v) => v.pass === false);
+    let explainProfile: string | undefined;
+    if (missed.length && !plan.profile && runs.gateway?.c32 && process.env.BENCH_EXPLAIN !== '0') {
+      log('a target was missed: profiling a second gateway under the same load (--cpu-prof) to show why');
+      const dir = mkdtempSync(join(tmpdir(), 'llmapi-bench-profile-'));
+      const g = await startGateway({
+        env: gatewayEnv(plan.logLevel),
+        cwd: ROOT,
+        nodeArgs: [...extraNodeArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`],
+      });
+      try {
+        if (cpu.sut.length) cpu.pin(g.child.pid!, '1');
+        const t = { ...allTargets.find((x) => x.name === 'gateway')!, url: `${g.url}/v1/chat/completions` };
+        await loadgen.load({ ...t, connections: 32, seconds: plan.warmupSeconds + plan.c32Seconds });
+      } finally {
+        await g.stop();
+      }
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      explainProfile = file ? join(dir, file) : undefined;
+    }
+
     process.stdout.write(`\n${formatReport(results)}\n`);
     if (plan.profile) process.stdout.write('\n(the gateway ran under --cpu-prof: its figures are not comparable)\n');
     if (infoLevel) {
@@ -259,8 +281,11 @@ async function main(): Promise<void> {
         profile = summarizeProfile(latest, 25);
         writeFileSync(`${latest}.txt`, profile);
         process.stdout.write(`\nCPU profile (gateway, self time) ${latest}:\n${profile}\n`);
+        explainProfile = latest;
       }
     }
+    const breakdown = explainProfile ? costBreakdown(readProfile(explainProfile)) : undefined;
+    if (missed.length) process.stdout.write(`\n${explainMisses(results, missed, breakdown)}\n`);
 
     const out = {
       when: new Date().toISOString(),
@@ -272,6 +297,8 @@ async function main(): Promise<void> {
       ...results,
       usageRows,
       infoLevel,
+      missed: missed.map((v) => v.target),
+      cpuBreakdown: breakdown,
     };
     writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(out, null, 2)}\n`);
     log('wrote bench/results.json');

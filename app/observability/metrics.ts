@@ -102,7 +102,7 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
   );
   const earlyStarts = new CounterFamily(
     'early_starts_total',
-    'Upstream calls started before the limit check answered, by outcome (used|cancelled: the check refused).',
+    'Upstream calls started before the limit check answered, by outcome (used|cancelled: the check refused or failed).',
     ['outcome'],
     registry,
   );

@@ -71,6 +71,15 @@ export async function admit(deps: AdmissionDeps, c: Candidate): Promise<Admitted
   };
 }
 
+/** `c.call`, with a synchronous throw turned into a rejection: the check's outcome must still be awaited. */
+function callSafely(c: Candidate, signal: AbortSignal, stats: UpstreamStats): Promise<UpstreamResponse> {
+  try {
+    return c.call(signal, stats);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 /**
  * The upstream call, started before the limit check answered: `adopt` it once the check allowed,
  * `cancel` it if the check refused or failed. Until adopted it records into its own stats, so a
@@ -85,7 +94,7 @@ function startEarly(c: Candidate) {
   if (c.hangUp.abort) {
     // The signal is this request's alone: aborting it stops the upstream call, no second controller.
     stop = c.hangUp.abort;
-    response = c.call(hangUp, own);
+    response = callSafely(c, hangUp, own);
     // Awaited only if the check allows; until then a failure must not surface as unhandled.
     response.catch(noop);
   } else {
@@ -97,7 +106,7 @@ function startEarly(c: Candidate) {
     if (hangUp.aborted) controller.abort(hangUp.reason);
     else hangUp.addEventListener('abort', onHangUp, { once: true });
     stop = () => controller.abort();
-    response = c.call(controller.signal, own);
+    response = callSafely(c, controller.signal, own);
     response.then((res) => res.body.once('close', unlink), unlink);
   }
   const merge = () => {

@@ -5,7 +5,10 @@ export interface HeadroomOptions {
   maxAgeMs?: number;
   /** Share of each limit that must be left, after what is in flight, to start early. @default 0.5 */
   minShare?: number;
-  /** Keys remembered; past it the memory is cleared (it refills from the next decisions). @default 10000 */
+  /**
+   * Keys remembered; past it every key without requests in flight is forgotten (the memory refills
+   * from the next decisions). @default 10000
+   */
   maxKeys?: number;
   /** Milliseconds, monotonic. @default performance.now */
   now?: () => number;
@@ -71,8 +74,10 @@ export function createHeadroom(opts: HeadroomOptions = {}): Headroom {
     },
 
     forget(keyId) {
-      // In-flight counts survive only with the view; settled() of those requests then finds nothing.
-      views.delete(keyId);
+      // Stale, not deleted: the requests still in flight settle against this same view, so a view
+      // made afresh by the next decision cannot have their counts taken off its own.
+      const v = views.get(keyId);
+      if (v) v.at = Number.NEGATIVE_INFINITY;
     },
 
     note(keyId, d) {
@@ -85,7 +90,10 @@ export function createHeadroom(opts: HeadroomOptions = {}): Headroom {
         v.limitTokens = d.limitTokens;
         return;
       }
-      if (views.size >= maxKeys) views.clear();
+      if (views.size >= maxKeys) {
+        // Keys with requests in flight stay, for the same reason as in forget().
+        for (const [id, view] of views) if (view.inflight === 0) views.delete(id);
+      }
       views.set(keyId, {
         at: now(),
         remainingRequests: d.remainingRequests,

@@ -180,6 +180,26 @@ describe('admit', () => {
     expect(t.headroom.admitEarly(key.id, 1)).toBe(true);
   });
 
+  it('an upstream call that throws at once still waits for the check, and fails only if adopted', async () => {
+    const t = setup();
+    const key = apiKey();
+    t.headroom.note(key.id, AMPLE);
+    const boom = new Error('bad request to build');
+    const throwing: Candidate['call'] = () => {
+      throw boom;
+    };
+    const first = candidate(t, key, { call: throwing });
+    const refusedOne = admit(t.deps, first.c).catch((err: unknown) => err);
+    t.checks[0].answer(REFUSED);
+    expect(await refusedOne).toBeInstanceOf(RateLimitError);
+
+    t.headroom.note(key.id, AMPLE);
+    const second = candidate(t, key, { call: throwing });
+    const allowed = admit(t.deps, second.c);
+    t.checks[1].answer(AMPLE);
+    await expect((await allowed).upstream()).rejects.toBe(boom);
+  });
+
   it('the caller hanging up before the check answers aborts the early call', async () => {
     const t = setup();
     const key = apiKey();

@@ -226,6 +226,23 @@ describe('note()', () => {
 });
 
 describe('forget()', () => {
+  it('requests in flight when a key is forgotten still count once it is noted again', () => {
+    const { headroom } = setup();
+    headroom.note('k', decision(8, 1000));
+    expect(headroom.admitEarly('k', 1)).toBe(true); // A
+    expect(headroom.admitEarly('k', 1)).toBe(true); // B
+    headroom.forget('k');
+    headroom.note('k', decision(8, 1000));
+    expect(headroom.admitEarly('k', 1)).toBe(true); // D: 8 - 2 - 1 = 5
+    expect(headroom.admitEarly('k', 1)).toBe(false); // 8 - 3 - 1 = 4 < 5
+    headroom.settled('k', 1); // A
+    headroom.settled('k', 1); // B
+    // Only D is left in flight: 8 - 1 - 1 = 6.
+    expect(headroom.admitEarly('k', 1)).toBe(true);
+    expect(headroom.admitEarly('k', 1)).toBe(true); // 8 - 2 - 1 = 5
+    expect(headroom.admitEarly('k', 1)).toBe(false);
+  });
+
   it('admits nothing for the key until a new decision is noted, other keys untouched', () => {
     const { headroom } = setup();
     headroom.note('k', decision(10, 1000));
@@ -262,14 +279,19 @@ describe('maxKeys', () => {
     expect(headroom.admitEarly('b', 1)).toBe(true);
   });
 
-  it('lets settled() for a forgotten key pass harmlessly', () => {
+  it('keeps keys with requests in flight past maxKeys, so their settled() lands where it was counted', () => {
     const { headroom } = setup({ maxKeys: 1 });
     headroom.note('a', decision(6, 1000));
     expect(headroom.admitEarly('a', 1)).toBe(true);
-    headroom.note('b', decision(10, 1000)); // clears a
+    headroom.note('b', decision(10, 1000)); // a has one in flight: kept
+    // 6 - 1 - 1 = 4 < 5: the one in flight still counts.
+    expect(headroom.admitEarly('a', 1)).toBe(false);
     headroom.settled('a', 1);
-    headroom.note('a', decision(6, 1000)); // clears b, a starts with nothing in flight
     expect(headroom.admitEarly('a', 1)).toBe(true);
+    headroom.settled('a', 1);
+    headroom.note('c', decision(10, 1000)); // nothing in flight anywhere: a and b go
+    expect(headroom.admitEarly('a', 1)).toBe(false);
     expect(headroom.admitEarly('b', 1)).toBe(false);
+    expect(headroom.admitEarly('c', 1)).toBe(true);
   });
 });

@@ -58,8 +58,10 @@ export function explainMisses(r: BenchResults, missed: Verdict[], breakdown: Sel
     } else if (v.target.startsWith('gateway req/s vs nginx')) {
       why.push(
         `- ${v.target} (${v.value}): the gateway spends ${us(cpu(gw))} of CPU per request against nginx's ` +
-          `${us(cpu(nginx))} and the bare Node proxy's ${us(cpu(node))}; garbage collection is ` +
-          `${shareOf(breakdown, 'V8 garbage')} of it and the Redis client ${shareOf(breakdown, 'Redis')}. ` +
+          `${us(cpu(nginx))} and the bare Node proxy's ${us(cpu(node))}` +
+          (breakdown
+            ? `; garbage collection is ${shareOf(breakdown, 'V8 garbage')} of it and the Redis client ${shareOf(breakdown, 'Redis')}. `
+            : '. ') +
           `Fewer per-request allocations (Fastify request/reply objects, header records, the per-request ` +
           `logger) and the raw node:http route would close it; the heap bounds that keep RSS under 150 MB ` +
           `cost some throughput too (BENCH_GATEWAY_NODE_ARGS=--heap-growing-percent=0 shows how much).`,

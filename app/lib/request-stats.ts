@@ -1,6 +1,7 @@
 import type { LimitKind } from '../stores/types';
 
 export type CacheResult = 'hit' | 'miss' | 'bypass';
+export type EarlyStartOutcome = 'used' | 'cancelled';
 export type UpstreamErrorKind = 'timeout' | 'connection' | 'status_5xx' | 'status_4xx' | 'status_429' | 'stream';
 
 /**
@@ -22,8 +23,8 @@ export interface RequestStats {
   upstreamStatus?: number;
   upstreamError?: UpstreamErrorKind;
   rateLimited?: LimitKind;
-  /** The upstream call started before the limit check answered: used, or cancelled by a refusal. */
-  earlyStart?: 'used' | 'cancelled';
+  /** The upstream call started before the limit check answered: used, or cancelled (the check refused or failed). */
+  earlyStart?: EarlyStartOutcome;
   /** `/v1/batch`: each item's own stats (the request's token and time fields hold their sums). */
   items?: RequestStats[];
   /** Set once a stream has ended (normally, by error, or by the client leaving). */

@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreEvents } from '../bootstrap';
-import type { CacheResult, UpstreamErrorKind } from '../lib/request-stats';
+import type { CacheResult, EarlyStartOutcome, UpstreamErrorKind } from '../lib/request-stats';
 import type { LimitKind } from '../stores/types';
 import { CounterFamily, HistogramFamily } from './cells';
 import { ModelLabels } from './model-labels';
@@ -18,6 +18,7 @@ const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PAT
 const UPSTREAM_ERROR_KINDS: UpstreamErrorKind[] = ['timeout', 'connection', 'status_5xx', 'status_4xx', 'status_429', 'stream'];
 const CACHE_RESULTS: CacheResult[] = ['hit', 'miss', 'bypass'];
 const LIMIT_KINDS: LimitKind[] = ['requests', 'tokens', 'budget'];
+const EARLY_START_OUTCOMES: EarlyStartOutcome[] = ['used', 'cancelled'];
 
 export interface GatewayMetricsOptions {
   /** @default a new Registry */
@@ -142,7 +143,7 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
   for (const kind of UPSTREAM_ERROR_KINDS) upstreamErrors.child(kind);
   for (const result of CACHE_RESULTS) cacheRequests.child(result);
   for (const kind of LIMIT_KINDS) rateLimited.child(kind);
-  for (const outcome of ['used', 'cancelled']) earlyStarts.child(outcome);
+  for (const outcome of EARLY_START_OUTCOMES) earlyStarts.child(outcome);
   for (const component of ['limiter', 'cache']) redisFallbacks.labels(component).inc(0);
   usageDropped.inc(0);
 

@@ -159,6 +159,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     req: ChatRequest,
     reservation: Reservation,
     entryKey: string | undefined,
+    /** The cache read for `entryKey`, issued with the limit check; undefined when not cacheable. */
     lookup: Promise<CachedAnswer | null> | undefined,
     upstream: () => Promise<UpstreamResponse>,
   ): Promise<ChatResult> {
@@ -166,7 +167,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     const streaming = body.stream === true;
     const headers: Record<string, string> = { ...reservation.headers };
 
-    if (entryKey && lookup) {
+    if (lookup) {
       const hit = await lookup;
       if (hit && hit.kind === (streaming ? 'stream' : 'json')) {
         stats.cache = 'hit';

@@ -44,7 +44,7 @@ export interface Headroom {
   settled(keyId: string, tokens: number): void;
   /** Records the latest decision for the key (from any request, early or not). */
   note(keyId: string, decision: LimitDecision): void;
-  /** Drops what is known of the key (its check refused): nothing starts early until a check allows again. */
+  /** Its check refused: nothing starts early for the key until a check allows again (in-flight counts are kept). */
   forget(keyId: string): void;
 }
 

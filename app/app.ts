@@ -4,6 +4,7 @@ import type { Config } from './config';
 import { requireAdmin, requireClientKey } from './plugins/auth';
 import { clientErrorHandler, errorHandler, frameworkErrors } from './plugins/error-handler';
 import { jsonBody } from './plugins/json-body';
+import { createScrubber } from './security/scrub';
 import { requestContext, requestId, type Lifecycle } from './plugins/request-context';
 import { adminKeysRoutes } from './routes/admin/keys';
 import { adminUsageRoute, type UsageReader } from './routes/admin/usage';
@@ -31,6 +32,11 @@ export interface AppDeps {
   models: ModelCatalog;
   usage: UsageReader;
   readiness: Readiness;
+  /**
+   * Every credential this process holds (provider keys, admin key, store passwords): no error body
+   * may carry one, in any encoding. Values shorter than 6 characters are not looked for.
+   */
+  secrets: string[];
   /** Observability hooks (access log, metrics), registered before every other hook and the routes. */
   instrument?: (app: FastifyInstance) => void;
 }
@@ -60,7 +66,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // First, so its onRequest hook also sees the requests refused by later ones (503 while draining).
   deps.instrument?.(app);
   requestContext(app, deps.lifecycle);
-  errorHandler(app, deps.config.BODY_LIMIT_BYTES);
+  errorHandler(app, { bodyLimit: deps.config.BODY_LIMIT_BYTES, scrubber: createScrubber({ secrets: deps.secrets }) });
 
   healthRoutes(app, deps.readiness, deps.lifecycle);
 

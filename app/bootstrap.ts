@@ -74,6 +74,29 @@ export function createRedisClient(config: Config, logger: Logger): Redis {
   return redis;
 }
 
+/** The password a connection URL carries (`postgres://user:pw@host`), if any. */
+function urlPassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every credential this process was configured with: what no error body may carry. */
+export function configuredSecrets(config: Config, resolved: { upstreamKey?: string; adminKey?: string }): string[] {
+  const all = [
+    resolved.upstreamKey,
+    resolved.adminKey,
+    config.REDIS_PASSWORD,
+    urlPassword(config.REDIS_URL),
+    urlPassword(config.DATABASE_URL),
+    config.PGPASSWORD,
+  ];
+  return [...new Set(all.filter((s): s is string => typeof s === 'string' && s !== ''))];
+}
+
 /** Builds every dependency the app needs from the configuration, embedded defaults included. */
 export async function createServices(
   config: Config,
@@ -168,6 +191,7 @@ export async function createServices(
   const models = createModelCatalog({ upstream });
   const deps: AppDeps = {
     config: { ...config, ADMIN_API_KEY: adminKey },
+    secrets: configuredSecrets(config, { upstreamKey, adminKey }),
     logger,
     lifecycle,
     keys,

@@ -31,6 +31,8 @@ export const configSchema = z.object({
   DATABASE_URL: optionalString,
   /** node-postgres reads PG* itself; PGHOST alone selects Postgres (how the ECS task is configured). */
   PGHOST: optionalString,
+  /** Read by node-postgres itself; listed here so the error scrubber knows the value to remove. */
+  PGPASSWORD: optionalString,
   DATABASE_POOL_SIZE: int(1).default(10),
   REDIS_URL: optionalString,
   /** Kept apart from REDIS_URL so the AUTH token can be injected as a secret. */

@@ -12,6 +12,7 @@ import { createLogger } from '../../../app/lib/logger';
 import { instrumentation } from '../../../app/observability/instrument';
 import { createGatewayMetrics } from '../../../app/observability/metrics';
 import { errorHandler } from '../../../app/plugins/error-handler';
+import { createScrubber } from '../../../app/security/scrub';
 import { requestContext, requestId, type Lifecycle } from '../../../app/plugins/request-context';
 import { parseProm, valueOf } from './prom-text';
 
@@ -33,7 +34,7 @@ beforeAll(async () => {
   });
   instrumentation({ metrics })(app);
   requestContext(app, lifecycle);
-  errorHandler(app, 1024 * 1024);
+  errorHandler(app, { bodyLimit: 1024 * 1024, scrubber: createScrubber({ secrets: [] }) });
 
   app.get('/health', async (request) => {
     request.stats.route = '/health';

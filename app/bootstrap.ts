@@ -7,6 +7,8 @@ import { ensureDevKey } from './lib/dev-key';
 import { readSecret } from './lib/secrets';
 import { throttled } from './lib/throttled-log';
 import type { Lifecycle } from './plugins/request-context';
+import { createAuthThrottle } from './security/auth-throttle';
+import { createConnectionLimit } from './security/connections';
 import { createAuthenticator } from './services/authenticator';
 import { createChatService } from './services/chat';
 import { createHeadroom } from './services/headroom';
@@ -189,9 +191,16 @@ export async function createServices(
   // One view of each key's headroom for chat and embeddings: they spend the same limits.
   const headroom = config.RATE_LIMIT_EARLY_START ? createHeadroom() : undefined;
   const models = createModelCatalog({ upstream });
+  const connections = createConnectionLimit({ max: config.MAX_CONNECTIONS });
   const deps: AppDeps = {
     config: { ...config, ADMIN_API_KEY: adminKey },
     secrets: configuredSecrets(config, { upstreamKey, adminKey }),
+    authThrottle: createAuthThrottle({
+      maxFailures: config.AUTH_FAILURE_LIMIT,
+      windowMs: config.AUTH_FAILURE_WINDOW_MS,
+      maxAddresses: config.AUTH_THROTTLE_MAX_ADDRESSES,
+    }),
+    connections,
     logger,
     lifecycle,
     keys,
@@ -217,6 +226,7 @@ export async function createServices(
       database: () => db.query('SELECT 1'),
       redis: redisPing,
       upstream: () => models.probe(),
+      connections,
     }),
   };
 

@@ -172,3 +172,63 @@ describe('authenticator: key store down', () => {
     expect(await status(auth.authenticate('sk-llm-alice'))).toBe(200);
   });
 });
+
+describe('authenticator: floods of unknown keys', () => {
+  it('remembers unknown keys apart, so a flood of them never evicts a known key', async () => {
+    const { auth, fake } = setup({ maxEntries: 2, maxNegativeEntries: 100 });
+    await auth.authenticate('sk-llm-alice');
+    for (let i = 0; i < 1000; i++) expect(await status(auth.authenticate(`sk-llm-guess-${i}`))).toBe(401);
+    fake.state.fail = true; // and the database goes away: alice is still known
+    expect(await auth.authenticate('sk-llm-alice')).toMatchObject({ id: 'alice' });
+    expect(auth.knows('sk-llm-alice')).toBe(true);
+    expect(auth.knows('sk-llm-guess-1')).toBe(false);
+  });
+
+  it('bounds the unknown keys it remembers, evicting the oldest', async () => {
+    const { auth, fake } = setup({ maxNegativeEntries: 2 });
+    for (const k of ['sk-x1', 'sk-x2', 'sk-x3']) await status(auth.authenticate(k));
+    expect(fake.state.calls).toBe(3);
+    await status(auth.authenticate('sk-x3'));
+    await status(auth.authenticate('sk-x2'));
+    expect(fake.state.calls).toBe(3);
+    await status(auth.authenticate('sk-x1'));
+    expect(fake.state.calls).toBe(4);
+  });
+
+  it('a key created after it was looked up as unknown works once ttlMs has passed', async () => {
+    const fake = fakeStore({});
+    const clock = { t: 0 };
+    const auth = createAuthenticator({ keys: fake.store, ttlMs: TTL, now: () => clock.t });
+    expect(await status(auth.authenticate('sk-llm-new'))).toBe(401);
+    (fake.store.findByHash as jest.Mock).mockImplementation(async () => record('new'));
+    clock.t += TTL;
+    expect(await auth.authenticate('sk-llm-new')).toMatchObject({ id: 'new' });
+  });
+});
+
+describe('authenticator: revocation broadcasts', () => {
+  it('refuses a revoked key at once, from the cache, while the store is down', async () => {
+    const { auth, fake } = setup();
+    await auth.authenticate('sk-llm-alice');
+    fake.state.fail = true;
+    auth.revoked('alice');
+    expect(await status(auth.authenticate('sk-llm-alice'))).toBe(401);
+    expect(auth.knows('sk-llm-alice')).toBe(false);
+  });
+
+  it('refuses it even when a lagging store still says it is live', async () => {
+    const { auth, clock } = setup();
+    auth.revoked('alice');
+    expect(await status(auth.authenticate('sk-llm-alice'))).toBe(401);
+    clock.t += TTL * 10;
+    expect(await status(auth.authenticate('sk-llm-alice'))).toBe(401);
+  });
+
+  it('leaves other keys alone', async () => {
+    const fake = fakeStore({ 'sk-a': record('a'), 'sk-b': record('b') });
+    const auth = createAuthenticator({ keys: fake.store, ttlMs: TTL });
+    auth.revoked('a');
+    expect(await status(auth.authenticate('sk-a'))).toBe(401);
+    expect(await status(auth.authenticate('sk-b'))).toBe(200);
+  });
+});

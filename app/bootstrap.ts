@@ -20,6 +20,7 @@ import { createMemoryCache } from './stores/cache-memory';
 import { createRedisCache } from './stores/cache-redis';
 import { createPgliteDb, createPostgresDb } from './stores/db';
 import { createKeyStore } from './stores/keys';
+import { createMemoryRevocations, createRedisRevocations, withRevocationBroadcast, type Revocations } from './stores/revocations';
 import { createFailOpenLimiter } from './stores/limiter-fail-open';
 import { createMemoryLimiter } from './stores/limiter-memory';
 import { createRedisLimiter } from './stores/limiter-redis';
@@ -140,6 +141,7 @@ export async function createServices(
   let limiter: RateLimiter;
   let cache: ResponseCache;
   let redisPing: (() => Promise<unknown>) | undefined;
+  let revocations: Revocations;
   const memoryCache = () => createMemoryCache({ maxEntryBytes: config.CACHE_MAX_ENTRY_BYTES });
   if (kinds.redis === 'redis') {
     const redis = createRedisClient(config, logger);
@@ -163,7 +165,15 @@ export async function createServices(
       },
     });
     redisPing = () => redis.ping();
+    revocations = createRedisRevocations({
+      redis,
+      // SUBSCRIBE needs a connection of its own, which waits for Redis rather than failing fast
+      // and resubscribes after every reconnect.
+      subscriber: redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined }),
+      onError: throttled(logger, 'revocation broadcast failed; other replicas fall back to their key cache TTL'),
+    });
   } else {
+    revocations = createMemoryRevocations();
     logger.info('no REDIS_URL: rate limits and the response cache live in this process');
     limiter = createMemoryLimiter({ loadMonthUsage });
     cache = memoryCache();
@@ -192,6 +202,14 @@ export async function createServices(
   const headroom = config.RATE_LIMIT_EARLY_START ? createHeadroom() : undefined;
   const models = createModelCatalog({ upstream });
   const connections = createConnectionLimit({ max: config.MAX_CONNECTIONS });
+  const authenticator = createAuthenticator({
+    keys,
+    ttlMs: config.KEY_CACHE_TTL_MS,
+    onStoreError: throttled(logger, 'key lookup failed'),
+  });
+  // A revoked key stops on every replica at once, from its cache too (even while Postgres is down).
+  revocations.subscribe((keyId) => authenticator.revoked(keyId));
+  closers.push(() => revocations.close());
   const deps: AppDeps = {
     config: { ...config, ADMIN_API_KEY: adminKey },
     secrets: configuredSecrets(config, { upstreamKey, adminKey }),
@@ -203,12 +221,9 @@ export async function createServices(
     connections,
     logger,
     lifecycle,
-    keys,
-    authenticator: createAuthenticator({
-      keys,
-      ttlMs: config.KEY_CACHE_TTL_MS,
-      onStoreError: throttled(logger, 'key lookup failed'),
-    }),
+    // Revoking through the admin API broadcasts the revocation.
+    keys: withRevocationBroadcast(keys, revocations),
+    authenticator,
     chat: createChatService({
       upstream,
       limiter,

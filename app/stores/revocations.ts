@@ -68,6 +68,8 @@ export function createRedisRevocations(opts: RedisRevocationsOptions): Revocatio
     if (from === channel && keyId) local.emit(keyId);
   };
   opts.subscriber.on('message', onMessage);
+  // Connection errors of the subscriber (it reconnects by itself); unhandled, ioredis prints them.
+  opts.subscriber.on('error', (err: unknown) => opts.onError?.(err));
   opts.subscriber.subscribe(channel).catch((err: unknown) => opts.onError?.(err));
   return {
     async publish(keyId) {
@@ -81,7 +83,8 @@ export function createRedisRevocations(opts: RedisRevocationsOptions): Revocatio
     subscribe: local.add,
     async close() {
       opts.subscriber.off('message', onMessage);
-      await opts.subscriber.quit().catch(() => opts.subscriber.disconnect());
+      // Not QUIT: with Redis unreachable it would wait in the offline queue forever.
+      opts.subscriber.disconnect();
     },
   };
 }

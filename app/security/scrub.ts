@@ -72,6 +72,8 @@ const TO_ANTHROPIC: Record<string, string> = {
   server_error: 'api_error',
 };
 
+const OPENAI_CATCH_ALL = new Set(['invalid_request_error', 'api_error']);
+
 /** Codes are short identifiers (`rate_limit_exceeded`, `context_length_exceeded`, vLLM's `400`). */
 const CODE = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$/;
 /** A field path: `model`, `messages[0].content`, `tools[2].function.parameters`. */
@@ -211,7 +213,9 @@ export function createScrubber(opts: { secrets: Array<string | undefined | null>
 
   function anthropicErrorBody(status: number, raw: unknown): AnthropicErrorBody {
     const f = fields(raw);
-    let type = typeof f.type === 'string' ? (TO_ANTHROPIC[f.type] ?? f.type) : undefined;
+    // Anthropic's types follow the status; OpenAI's catch-alls (a 404 or 401 is an
+    // invalid_request_error there) say less than the status does.
+    let type = typeof f.type === 'string' && !OPENAI_CATCH_ALL.has(f.type) ? (TO_ANTHROPIC[f.type] ?? f.type) : undefined;
     if (!type || !ANTHROPIC_TYPES.has(type)) type = anthropicDefaultType(status);
     return { type: 'error', error: { type, message: safeMessage(status, f.message) } };
   }

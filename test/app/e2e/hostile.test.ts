@@ -125,6 +125,22 @@ describe('connections', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
   });
 
+  it('keeps an idle keep-alive connection open past HEADERS_TIMEOUT_MS (the ALB reuses it for minutes)', async () => {
+    const socket = connect(gw.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let answers = '';
+    let closed = false;
+    socket.on('data', (b) => (answers += b));
+    socket.on('close', () => (closed = true));
+    socket.write('GET /health HTTP/1.1\r\nhost: x\r\n\r\n');
+    await sleep(HEADERS_TIMEOUT_MS + 1500);
+    expect(closed).toBe(false);
+    socket.write('GET /health HTTP/1.1\r\nhost: x\r\n\r\n');
+    await sleep(200);
+    expect(answers.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+    socket.destroy();
+  });
+
   it('/ready reports the connections it holds against the cap', async () => {
     const res = await call(gw.url, '/ready', undefined, { key: '' });
     expect(res.json.checks.connections).toMatchObject({ ok: true, max: 10_000 });

@@ -205,6 +205,8 @@ export async function createServices(
   const authenticator = createAuthenticator({
     keys,
     ttlMs: config.KEY_CACHE_TTL_MS,
+    // Half the pool at most: a flood of unknown keys leaves connections for usage and admin queries.
+    maxConcurrentLookups: Math.max(1, Math.floor(config.DATABASE_POOL_SIZE / 2)),
     onStoreError: throttled(logger, 'key lookup failed'),
   });
   // A revoked key stops on every replica at once, from its cache too (even while Postgres is down).

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { ApiError, AuthenticationError } from '../errors';
 import type { AuthThrottle } from '../security/auth-throttle';
-import type { Authenticator } from '../services/authenticator';
+import { KeyLookupBusyError, type Authenticator } from '../services/authenticator';
 import type { ApiKeyRecord } from '../stores/types';
 
 declare module 'fastify' {
@@ -43,12 +43,15 @@ function sourceOf(request: FastifyRequest): string {
   return request.ip ?? request.raw.socket.remoteAddress ?? 'unknown';
 }
 
-/** Runs `check`; an AuthenticationError it throws counts against the caller's address. */
+/**
+ * Runs `check`; an AuthenticationError it throws counts against the caller's address, and so does
+ * an unseen key refused because too many lookups are in flight (a parallel flood).
+ */
 async function counted<T>(throttle: AuthThrottle, address: string, check: () => Promise<T> | T): Promise<T> {
   try {
     return await check();
   } catch (err) {
-    if (err instanceof AuthenticationError) throttle.failed(address);
+    if (err instanceof AuthenticationError || err instanceof KeyLookupBusyError) throttle.failed(address);
     throw err;
   }
 }

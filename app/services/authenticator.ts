@@ -14,6 +14,12 @@ export interface AuthenticatorOptions {
   maxNegativeEntries?: number;
   /** Revoked key ids remembered from broadcasts. @default 100000 */
   maxRevoked?: number;
+  /**
+   * Database lookups in flight at once. A flood of unknown keys would otherwise take every pooled
+   * connection (usage writes and admin queries share the pool); past it, a key seen before is
+   * served from its last lookup and a key never seen gets 503. @default 8
+   */
+  maxConcurrentLookups?: number;
   now?: () => number;
   onStoreError?: (err: unknown) => void;
 }
@@ -25,6 +31,16 @@ export interface Authenticator {
   knows(presented: string | undefined): boolean;
   /** Refuses key `keyId` from now on, whatever the database says or whether it answers. */
   revoked(keyId: string): void;
+}
+
+/**
+ * 503 for a key never seen while the lookup cap is reached. It counts as a failed attempt for the
+ * per-address throttle: a parallel flood of unknown keys is throttled as fast as a sequential one.
+ */
+export class KeyLookupBusyError extends ServiceUnavailableError {
+  constructor() {
+    super('Too many key lookups are in progress. Please retry.', 'key_lookup_busy');
+  }
 }
 
 interface Entry {
@@ -45,6 +61,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   const maxEntries = opts.maxEntries ?? 10_000;
   const maxNegative = opts.maxNegativeEntries ?? 10_000;
   const maxRevoked = opts.maxRevoked ?? 100_000;
+  const maxLookups = opts.maxConcurrentLookups ?? 8;
   const known = new Map<string, Entry>();
   const unknown = new Map<string, number>();
   // Ids revoked by broadcast. A lookup already in flight (or a replica reading a lagging database)
@@ -84,6 +101,13 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       if (miss !== undefined && t - miss < opts.ttlMs) throw new AuthenticationError();
 
       let record: ApiKeyRecord | null;
+      if (pending.size >= maxLookups && !pending.has(hash)) {
+        if (hit && t - hit.at < staleMs) {
+          if (!live(hit.record)) throw new AuthenticationError();
+          return hit.record;
+        }
+        throw new KeyLookupBusyError();
+      }
       try {
         record = await lookup(hash);
       } catch (err) {

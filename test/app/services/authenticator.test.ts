@@ -232,3 +232,28 @@ describe('authenticator: revocation broadcasts', () => {
     expect(await status(auth.authenticate('sk-b'))).toBe(200);
   });
 });
+
+describe('authenticator: lookups in flight', () => {
+  it('bounds database lookups in flight: past the cap a known key is served from its last lookup, an unseen key gets 503', async () => {
+    const releases: Array<() => void> = [];
+    const known = record('known');
+    let calls = 0;
+    const findByHash = jest.fn((hash: string) => {
+      calls++;
+      if (hash === hashKey('sk-known') && calls === 1) return Promise.resolve(known);
+      return new Promise<ApiKeyRecord | null>((resolve) => releases.push(() => resolve(null)));
+    });
+    const clock = { t: 0 };
+    const auth = createAuthenticator({ keys: { findByHash }, ttlMs: TTL, maxConcurrentLookups: 2, now: () => clock.t });
+    await auth.authenticate('sk-known');
+    clock.t += TTL; // its lookup has expired: the next one would go to the database
+    const flood = [auth.authenticate('sk-guess-1'), auth.authenticate('sk-guess-2')].map((p) => status(p));
+    expect(findByHash).toHaveBeenCalledTimes(3);
+    const busy = await auth.authenticate('sk-guess-3').catch((e: unknown) => e);
+    expect(busy).toMatchObject({ status: 503, code: 'key_lookup_busy' });
+    expect(await auth.authenticate('sk-known')).toMatchObject({ id: 'known' });
+    expect(findByHash).toHaveBeenCalledTimes(3); // neither went to the database
+    for (const release of releases) release();
+    expect(await Promise.all(flood)).toEqual([401, 401]);
+  });
+});

@@ -32,6 +32,9 @@ export const JSON_LIMITS: JsonLimits = {
 /** Anthropic accepts up to 100,000 messages in a request: its surface keeps that cap. */
 export const ANTHROPIC_JSON_LIMITS: JsonLimits = { ...JSON_LIMITS, fields: { ...JSON_LIMITS.fields, messages: 100_000 } };
 
+/** Top-level names quoted back to the caller (`param`, the message): plain identifiers only. */
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
 export interface JsonShapeViolation {
   message: string;
   param: string | null;
@@ -85,7 +88,7 @@ export function checkJsonShape(text: string, limits: JsonLimits): JsonShapeViola
       const array = c === 91;
       isArray[depth] = array ? 1 : 0;
       items[depth] = 0;
-      const field = depth === 2 && isArray[1] === 0 ? lastKey : null;
+      const field = depth === 2 && isArray[1] === 0 && lastKey !== null && FIELD_NAME.test(lastKey) ? lastKey : null;
       const fieldCap = field !== null && Object.hasOwn(limits.fields, field) ? limits.fields[field] : undefined;
       caps[depth] = array ? Math.min(maxItems, fieldCap ?? maxItems) : 0;
       capField[depth] = field;
@@ -117,8 +120,8 @@ export function nestingExceeds(text: string, max: number): boolean {
 /**
  * Every body is read as JSON: OpenAI clients send application/json, and curl users often forget the
  * header. Bytes must be valid UTF-8 (JSON's encoding; replacing bad bytes would forward text the
- * caller never wrote) and stay within JSON_LIMITS (depth, objects, array items). An empty body is no error here
- * (DELETE with a JSON content type); routes that need a body say so with a 400.
+ * caller never wrote) and stay within JSON_LIMITS (depth, objects, array items). An empty body is
+ * no error here (DELETE with a JSON content type); routes that need a body say so with a 400.
  */
 export function jsonBody(app: FastifyInstance) {
   const parseJson = app.getDefaultJsonParser('error', 'error');

@@ -84,3 +84,10 @@ describe('checkJsonShape: structural caps before parsing', () => {
     ).toBeLessThan(50);
   });
 });
+
+describe('checkJsonShape: what it quotes back', () => {
+  it('names a top-level field only when it is a plain identifier', () => {
+    const weird = `{"${'k'.repeat(100)} x":[${Array(100_001).fill('1').join(',')}]}`;
+    expect(checkJsonShape(weird, JSON_LIMITS)).toEqual({ message: 'An array in the JSON body has more than 100000 items.', param: null });
+  });
+});

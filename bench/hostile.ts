@@ -10,7 +10,8 @@
  * Target: legitimate requests/s under attack ≥ 80 % of the normal rate, /health p99 < 100 ms.
  * Everything is bounded (connections, concurrency, seconds) and goes to 127.0.0.1 only.
  *
- * Environment: HOSTILE_SECONDS (5, per measurement), HOSTILE_IDLE_SOCKETS (1000), BENCH_PIN as
+ * Environment: HOSTILE_SECONDS (5, per measurement), HOSTILE_IDLE_SOCKETS (1000),
+ * HOSTILE_ATTACKS (idle,bodies,keys: a subset runs only those, to see which one costs), BENCH_PIN as
  * for `npm run bench`.
  */
 import { randomBytes } from 'node:crypto';
@@ -18,11 +19,12 @@ import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { startGateway } from '../test/support/gateway-process';
 import { startLoadGenerator, quantile, type LoadResult } from './measure';
-import { createDatabase, pinning, REDIS_URL, ROOT, startUpstream } from './system';
+import { cpuUs, createDatabase, pinning, REDIS_URL, ROOT, startUpstream } from './system';
 
 const SECONDS = Number(process.env.HOSTILE_SECONDS ?? 5);
 const IDLE_SOCKETS = Number(process.env.HOSTILE_IDLE_SOCKETS ?? 1000);
 const LEGIT_CONNECTIONS = 8;
+const ATTACKS = new Set((process.env.HOSTILE_ATTACKS ?? 'idle,bodies,keys').split(',').filter(Boolean));
 const ADMIN_KEY = `hostile-admin-${randomBytes(8).toString('hex')}`;
 const log = (line: string) => process.stdout.write(`bench:hostile: ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,6 +40,13 @@ export interface HostileResult {
   pass: boolean;
   healthP99Ms: number;
   healthPass: boolean;
+  /**
+   * The gateway's CPU time per legitimate answer (µs), alone and under attack, and its busy share
+   * of one core under attack: when that share is well below 100 %, lost legitimate throughput was
+   * lost outside the gateway (the attackers compete with the load generator for this machine).
+   */
+  gatewayCpuUsPerLegit: { normal: number; underAttack: number };
+  gatewayBusyUnderAttack: number;
   /** Answers the attackers got, by kind and status. */
   attackers: Record<string, Record<string, number>>;
   idleSocketsClosedByGateway: number;
@@ -95,21 +104,23 @@ function startAttack(port: number, limitedKey: string): Attack {
     });
     sockets.add(s);
   };
-  for (let i = 0; i < IDLE_SOCKETS; i++) openIdle();
+  if (ATTACKS.has('idle')) for (let i = 0; i < IDLE_SOCKETS; i++) openIdle();
 
   const loop = async (kind: string, once: () => Promise<number>) => {
     while (running) count(kind, await once());
   };
   const json = { 'content-type': 'application/json' };
   const octet = () => `198.18.${(Math.random() * 255) | 0}.${(Math.random() * 255) | 0}`;
+  const bodies = ATTACKS.has('bodies');
+  const keys = ATTACKS.has('keys');
   const loops = [
-    ...[0, 1].map(() =>
+    ...(bodies ? [0, 1] : []).map(() =>
       loop('big body, 5-rpm key', () =>
         send(agent, port, '/v1/chat/completions', { ...json, authorization: `Bearer ${limitedKey}` }, NONSENSE),
       ),
     ),
-    loop('big body, no key', () => send(agent, port, '/v1/chat/completions', json, NONSENSE)),
-    ...[0, 1].map(() =>
+    ...(bodies ? [0] : []).map(() => loop('big body, no key', () => send(agent, port, '/v1/chat/completions', json, NONSENSE))),
+    ...(keys ? [0, 1] : []).map(() =>
       loop('unknown key, many addresses', () =>
         send(agent, port, '/v1/models', {
           authorization: `Bearer sk-llm-${randomBytes(18).toString('base64url')}`,
@@ -117,8 +128,10 @@ function startAttack(port: number, limitedKey: string): Attack {
         }),
       ),
     ),
-    loop('wrong admin key, one address', () =>
-      send(agent, port, '/admin/keys', { authorization: `Bearer guess-${randomBytes(8).toString('hex')}`, 'x-forwarded-for': '198.51.100.66' }),
+    ...(keys ? [0] : []).map(() =>
+      loop('wrong admin key, one address', () =>
+        send(agent, port, '/admin/keys', { authorization: `Bearer guess-${randomBytes(8).toString('hex')}`, 'x-forwarded-for': '198.51.100.66' }),
+      ),
     ),
   ];
   return {
@@ -198,14 +211,19 @@ export async function runHostileBench(): Promise<HostileResult> {
       seconds: SECONDS,
     };
     await loadgen.load({ ...spec, seconds: 1 }); // warm-up
+    const gatewayPid = gateway.child.pid!;
+    let cpuBefore = cpuUs([gatewayPid]);
     const normal = await loadgen.load(spec);
+    const normalCpu = cpuUs([gatewayPid]) - cpuBefore;
     log(`normal: ${normal.rps.toFixed(0)} req/s at ${LEGIT_CONNECTIONS} connections`);
 
     const attack = startAttack(gateway.port, limitedKey);
     await sleep(1000); // the idle sockets are open and the loops running
+    cpuBefore = cpuUs([gatewayPid]);
     const loaded = loadgen.load(spec);
     const healthP99Ms = await healthWhile(gateway.port, loaded);
     const underAttack = await loaded;
+    const attackCpu = cpuUs([gatewayPid]) - cpuBefore;
     await attack.stop();
     const ratio = underAttack.rps / normal.rps;
     const result: HostileResult = {
@@ -215,6 +233,8 @@ export async function runHostileBench(): Promise<HostileResult> {
       pass: ratio >= 0.8,
       healthP99Ms,
       healthPass: healthP99Ms < 100,
+      gatewayCpuUsPerLegit: { normal: normalCpu / normal.requests, underAttack: attackCpu / underAttack.requests },
+      gatewayBusyUnderAttack: attackCpu / 1e6 / underAttack.seconds,
       attackers: attack.counts,
       idleSocketsClosedByGateway: attack.idleClosed(),
     };
@@ -231,6 +251,9 @@ export function formatHostile(r: HostileResult): string {
     `  legitimate req/s: normal ${r.normal.rps.toFixed(0)}, under attack ${r.underAttack.rps.toFixed(0)} ` +
       `(${(r.ratio * 100).toFixed(0)} %, target ≥ 80 %) ${r.pass ? 'PASS' : 'MISS'}`,
     `  legitimate failures under attack: ${r.underAttack.failures}`,
+    `  gateway CPU per legitimate answer: ${r.gatewayCpuUsPerLegit.normal.toFixed(0)} µs alone, ` +
+      `${r.gatewayCpuUsPerLegit.underAttack.toFixed(0)} µs under attack (attack included); ` +
+      `gateway busy ${(r.gatewayBusyUnderAttack * 100).toFixed(0)} % of a core under attack`,
     `  /health p99 under attack: ${r.healthP99Ms.toFixed(1)} ms (target < 100 ms) ${r.healthPass ? 'PASS' : 'MISS'}`,
     `  idle sockets closed by the gateway: ${r.idleSocketsClosedByGateway}`,
     '  attackers got:',

@@ -3,7 +3,7 @@
  * exit codes). `node dist/server.js [serve|migrate|keys …]`.
  */
 import cluster from 'node:cluster';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import pino, { type Logger } from 'pino';
 import { buildApp } from './app';
@@ -13,6 +13,7 @@ import { backends, loadConfig, type Config } from './config';
 import { createLogger } from './lib/logger';
 import { createObservability, serveClusterMetrics } from './observability/observability';
 import type { Lifecycle } from './plugins/request-context';
+import { fitConnectionCap, openFileLimit } from './security/fd-budget';
 import { createKeyStore } from './stores/keys';
 import { migrate } from './stores/migrate';
 import type { Db } from './stores/types';
@@ -40,8 +41,26 @@ function boundHeapGrowth(): void {
   setFlagsFromString('--heap-growing-percent=70');
 }
 
-async function serve(config: Config, logger: Logger): Promise<void> {
+/** This process's open-file limit (Linux), or undefined where it cannot be read. */
+function readOpenFileLimit(): number | undefined {
+  try {
+    return openFileLimit(readFileSync('/proc/self/limits', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+async function serve(configured: Config, logger: Logger): Promise<void> {
   boundHeapGrowth();
+  // Idle sockets must never take the descriptors upstream calls need: the cap fits the limit.
+  const budget = fitConnectionCap({
+    configured: configured.MAX_CONNECTIONS,
+    fileLimit: readOpenFileLimit(),
+    upstreamConnections: configured.UPSTREAM_MAX_CONNECTIONS,
+    databasePool: configured.DATABASE_POOL_SIZE,
+  });
+  if (budget.lowered) logger.warn(budget.lowered);
+  const config: Config = { ...configured, MAX_CONNECTIONS: budget.maxConnections };
   const lifecycle: Lifecycle = { draining: false };
   const observability = createObservability(config, logger, { clusterWorker: cluster.isWorker });
   const services = await createServices(config, logger, lifecycle, observability.storeEvents);

@@ -24,7 +24,12 @@ export interface ConnectionLimit extends ConnectionGauge {
   watch(server: Server): void;
 }
 
-export function createConnectionLimit(opts: { max: number; headroom?: number }): ConnectionLimit {
+/** Sockets past this many are refused at accept: the cap plus 10 % (at least 64) for the 503s. */
+export function hardLimit(max: number): number {
+  return max + Math.max(64, Math.ceil(max / 10));
+}
+
+export function createConnectionLimit(opts: { max: number }): ConnectionLimit {
   const { max } = opts;
   let open = 0;
   return {
@@ -34,7 +39,7 @@ export function createConnectionLimit(opts: { max: number; headroom?: number }):
     max,
     saturation: () => open / max,
     watch(server) {
-      server.maxConnections = max + (opts.headroom ?? Math.max(64, Math.ceil(max / 10)));
+      server.maxConnections = hardLimit(max);
       server.on('connection', (socket) => {
         open++;
         socket.once('close', () => open--);

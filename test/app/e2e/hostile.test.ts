@@ -3,6 +3,7 @@
  * wrong keys, megabytes of nonsense, upstreams that echo our credential, a key revoked while
  * Postgres is away. The gateway must bound each of them and keep serving everyone else.
  */
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { createKeyStore } from '../../../app/stores/keys';
 import { secretForms } from '../../../app/security/scrub';
@@ -146,6 +147,18 @@ describe('connections', () => {
     expect(res.json.checks.connections).toMatchObject({ ok: true, max: 10_000 });
     expect(res.json.checks.connections.open).toBeGreaterThanOrEqual(1);
   });
+
+  it('holds MAX_CONNECTIONS below the open-file limit, and says so', async () => {
+    const limit = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
+    const big = await startGateway({ env: env({ MAX_CONNECTIONS: String(limit * 10) }) });
+    try {
+      const res = await call(big.url, '/ready', undefined, { key: '' });
+      expect(res.json.checks.connections.max).toBeLessThan(limit);
+      expect(big.lines.join('\n')).toMatch(/does not fit the process's open-file limit/);
+    } finally {
+      await big.stop();
+    }
+  }, 30_000);
 
   it('past MAX_CONNECTIONS a request gets a 503 ErrorResponse and /ready turns not ready', async () => {
     const small = await startGateway({ env: env({ MAX_CONNECTIONS: '10' }) });

@@ -170,7 +170,7 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
         const accepted = call.cache === 'hit' || (call.upstreamStatus !== undefined && call.upstreamStatus < 300);
         const model = models.label(call.model, accepted);
         const provider = call.provider ?? 'none';
-        if (call.attempts > 0) {
+        if (call.attempts > 0 || call.upstreamStatus !== undefined || call.upstreamError !== undefined) {
           const upstreamStatus = call.upstreamStatus !== undefined ? String(call.upstreamStatus) : (call.upstreamError ?? 'none');
           upstreamDuration.labels(provider, call.deployment ?? 'none', upstreamStatus).observe(call.upstreamMs / 1000);
         }

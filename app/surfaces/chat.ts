@@ -38,7 +38,8 @@ export const chatCodec: SurfaceCodec<ChatCompletionBody> = {
     if (!mayHoldUsage(data)) return {};
     const chunk = parseObject(data);
     const usage = fromOpenAIUsage(chunk?.usage);
-    const usageOnly = usage !== undefined && Array.isArray(chunk?.choices) && chunk.choices.length === 0;
+    if (!usage) return {};
+    const usageOnly = Array.isArray(chunk?.choices) && chunk.choices.length === 0;
     return { usage, drop: usageOnly && body.stream_options?.include_usage !== true };
   },
 

@@ -98,7 +98,7 @@ export function maxCost(pricing: Pricing | undefined, plan: RoutePlan, router: R
 export function createPipeline(deps: PipelineDeps) {
   /** Usage when the provider reported none: the estimate in, what was relayed out, marked estimated. */
   async function servedUsage(codec: AnyCodec, shape: RequestShape, reported: Partial<Usage> | undefined, sent: string[]) {
-    const out = reported?.outputTokens ?? (await countTokens(codec.streamText(sent)));
+    const out = reported?.outputTokens ?? (countTokens(codec.streamText(sent)));
     return { ...reported, inputTokens: reported?.inputTokens ?? shape.inputTokens, outputTokens: out, estimated: true };
   }
 

@@ -22,7 +22,7 @@ export const messagesRoute = fp<{ pipeline: Pipeline; router: Router }>(
       }
       if (!router.resolve(body.model)) throw new NotFoundError(`model: ${body.model}`, 'model_not_found');
       const text = jsonText([body.system ?? '', body.messages, body.tools ?? []]);
-      return { input_tokens: await countTokens(text) };
+      return { input_tokens: countTokens(text) };
     });
   },
   { name: 'route-messages', fastify: '5.x', dependencies: ['client-auth'] },

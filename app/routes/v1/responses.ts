@@ -86,7 +86,7 @@ export const responsesRoute = fp<ResponsesRouteOptions>(
       const body = parseBody(responseBody.partial({ model: true }), request.body);
       if (body.input === undefined && !body.instructions) throw new InvalidRequestError("Missing required parameter: 'input'.", 'input');
       const text = jsonText([body.instructions ?? '', body.input ?? '', body.tools ?? []]);
-      return { object: 'response.input_tokens', input_tokens: await countTokens(text) };
+      return { object: 'response.input_tokens', input_tokens: countTokens(text) };
     });
   },
   { name: 'route-responses', fastify: '5.x', dependencies: ['client-auth'] },

@@ -170,7 +170,11 @@ export async function createServices(
   for (const p of providers.byName.values()) closers.push(() => p.close());
   const limits = { rpm: config.DEFAULT_RPM, tpm: config.DEFAULT_TPM };
   const router = createRouter({
-    routes: buildRoutes(doc, providers.byName),
+    routes: buildRoutes(doc, providers.byName, {
+      failureThreshold: config.CIRCUIT_FAILURE_THRESHOLD,
+      coolDownMs: config.CIRCUIT_COOLDOWN_MS,
+      maxCoolDownMs: config.CIRCUIT_MAX_COOLDOWN_MS,
+    }),
     maxAttempts: config.UPSTREAM_MAX_RETRIES + 1,
     maxInflightPerProvider: 2 * config.UPSTREAM_MAX_CONNECTIONS,
     // A deployment's rpm/tpm (the provider account's limits) are counted like a key's, under its own id.

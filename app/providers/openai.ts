@@ -10,7 +10,7 @@ import type { ChatChunk, ChatCompletion, ChatRequest } from '../translate/types'
 import type { ChatCall } from './chat-call';
 import { errorForFailure, errorForStatus, retryAfterOf } from './http-errors';
 import { sseEvents } from './sse-events';
-import type { ProviderAdapter, ProviderRequest, ProviderResponse, ProviderType, StreamEvent, Surface } from './types';
+import type { ObjectRequest, ProviderAdapter, ProviderRequest, ProviderResponse, ProviderType, StreamEvent, Surface } from './types';
 import { messagesViaChat } from './via-chat';
 
 export interface OpenAIProviderOptions {
@@ -78,7 +78,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): ProviderAdapt
   const secrets = [opts.apiKey];
 
   async function call(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     body: unknown,
     req: { signal?: AbortSignal; headers?: Record<string, string>; stream?: boolean },
@@ -96,7 +96,8 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): ProviderAdapt
       res = await dispatcher.request({
         origin: base.origin,
         method,
-        path: basePath + path + query,
+        // A base URL's own query (Azure's api-version) goes along with the path's.
+        path: basePath + path + (query ? (path.includes('?') ? `&${query.slice(1)}` : query) : ''),
         headers,
         body: body === undefined ? undefined : toJson(body),
         signal: req.signal,
@@ -170,6 +171,13 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): ProviderAdapt
       const headers = usefulHeaders(res.headers);
       if (!req.stream) return { kind: 'json', body: await readText(res, req.signal), headers };
       return { kind: 'stream', events: events(res, req.surface, req.signal), headers };
+    },
+    async objectRequest(req: ObjectRequest): Promise<ProviderResponse> {
+      const stream = /[?&]stream=true(&|$)/.test(req.path);
+      const res = await call(req.method, req.path, req.body === undefined ? undefined : JSON.parse(req.body), { signal: req.signal, headers: req.headers, stream });
+      const headers = usefulHeaders(res.headers);
+      if (!stream) return { kind: 'json', body: await readText(res, req.signal), headers };
+      return { kind: 'stream', events: events(res, 'responses', req.signal), headers };
     },
     async probe(): Promise<void> {
       const timeout = opts.probeTimeoutMs ?? Math.min(opts.timeoutMs, 5000);

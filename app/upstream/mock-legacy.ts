@@ -59,7 +59,12 @@ export function mockCompletion(body: CompletionRequest, opts: MockOptions = {}):
   const list = answers(body, opts);
   let index = 0;
   const choices = list.flatMap((c) =>
-    c.choices.map((ch) => ({ text: ch.message.content, index: index++, logprobs: null, finish_reason: ch.finish_reason })),
+    c.choices.map((ch) => ({
+      text: ch.message.content ?? '',
+      index: index++,
+      logprobs: null,
+      finish_reason: ch.finish_reason === 'tool_calls' ? ('stop' as const) : ch.finish_reason,
+    })),
   );
   return {
     id: completionId(body),

@@ -101,13 +101,15 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): ProviderAdapt
     if (!finished) throw new UpstreamError('The upstream model server ended the stream early.');
   }
 
+  /** Chat for the translated Messages surface: Anthropic's version and beta headers mean nothing here. */
   const chatCall: ChatCall = async (body: ChatRequest, req: ProviderRequest) => {
-    const res = await call('POST', PATHS.chat, body, { signal: req.signal, headers: req.headers, stream: Boolean(body.stream) });
-    const headers = usefulHeaders(res.headers);
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !k.toLowerCase().startsWith('anthropic-')));
+    const res = await call('POST', PATHS.chat, body, { signal: req.signal, headers, stream: Boolean(body.stream) });
+    const answerHeaders = usefulHeaders(res.headers);
     if (!body.stream) {
-      return { kind: 'json', completion: parseJson(await readText(res, req.signal)) as ChatCompletion, headers };
+      return { kind: 'json', completion: parseJson(await readText(res, req.signal)) as ChatCompletion, headers: answerHeaders };
     }
-    return { kind: 'stream', chunks: chunksOf(events(res, 'chat', req.signal)), headers };
+    return { kind: 'stream', chunks: chunksOf(events(res, 'chat', req.signal)), headers: answerHeaders };
   };
 
   return {

@@ -30,7 +30,6 @@ import { createUsageQuery } from './stores/usage-query';
 import { createObjectOwners } from './stores/object-owners';
 import { createUsageRecorder, type UsageRecorder } from './stores/usage-recorder';
 import { startRetention } from './stores/usage-retention';
-import { startMockUpstream } from './upstream/mock-upstream';
 
 /** Callbacks the stores report degraded service through (counted by the metrics, logged here). */
 export interface StoreEvents {
@@ -157,17 +156,13 @@ export async function createServices(
     config,
     env: process.env,
     readSecret: (id) => readSecret(id, config.AWS_REGION),
-    async startMock() {
-      const mock = await startMockUpstream();
-      closers.push(() => mock.close());
-      logger.warn(
-        { upstream: mock.url },
-        'NO UPSTREAM CONFIGURED: answering from the built-in offline mock. Set OPENAI_API_KEY (and OPENAI_BASE_URL) or MODELS_FILE for real models.',
-      );
-      return mock.url;
-    },
   });
   for (const p of providers.byName.values()) closers.push(() => p.close());
+  if ([...providers.byName.values()].some((p) => p.type === 'mock')) {
+    logger.warn(
+      'NO UPSTREAM CONFIGURED: answering from the built-in offline mock. Set OPENAI_API_KEY (and OPENAI_BASE_URL) or MODELS_FILE for real models.',
+    );
+  }
   const limits = { rpm: config.DEFAULT_RPM, tpm: config.DEFAULT_TPM };
   const router = createRouter({
     routes: buildRoutes(doc, providers.byName, {

@@ -8,6 +8,9 @@ import { loadTokenizer } from './lib/tokenizer';
 import { readSecret } from './lib/secrets';
 import { throttled } from './lib/throttled-log';
 import type { Lifecycle } from './plugins/request-context';
+import { createScrubber } from './security/scrub';
+import { createAuthThrottle } from './security/auth-throttle';
+import { createConnectionLimit } from './security/connections';
 import { createAuthenticator } from './services/authenticator';
 import { createPipeline } from './pipeline/pipeline';
 import { createProviders } from './providers/registry';
@@ -21,6 +24,7 @@ import { createMemoryCache } from './stores/cache-memory';
 import { createRedisCache } from './stores/cache-redis';
 import { createPgliteDb, createPostgresDb } from './stores/db';
 import { createKeyStore } from './stores/keys';
+import { createMemoryRevocations, createRedisRevocations, withRevocationBroadcast, type Revocations } from './stores/revocations';
 import { createFailOpenLimiter } from './stores/limiter-fail-open';
 import { createMemoryLimiter } from './stores/limiter-memory';
 import { createRedisLimiter } from './stores/limiter-redis';
@@ -76,6 +80,29 @@ export function createRedisClient(config: Config, logger: Logger): Redis {
   return redis;
 }
 
+/** The password a connection URL carries (`postgres://user:pw@host`), if any. */
+function urlPassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every credential this process was configured with: what no error body may carry. */
+export function configuredSecrets(config: Config, resolved: { providerKeys?: string[]; adminKey?: string }): string[] {
+  const all = [
+    ...(resolved.providerKeys ?? []),
+    resolved.adminKey,
+    config.REDIS_PASSWORD,
+    urlPassword(config.REDIS_URL),
+    urlPassword(config.DATABASE_URL),
+    config.PGPASSWORD,
+  ];
+  return [...new Set(all.filter((s): s is string => typeof s === 'string' && s !== ''))];
+}
+
 /** Builds every dependency the app needs from the configuration, embedded defaults included. */
 export async function createServices(
   config: Config,
@@ -115,6 +142,7 @@ export async function createServices(
   let limiter: RateLimiter;
   let cache: ResponseCache;
   let redisPing: (() => Promise<unknown>) | undefined;
+  let revocations: Revocations;
   const memoryCache = () => createMemoryCache({ maxEntryBytes: config.CACHE_MAX_ENTRY_BYTES });
   if (kinds.redis === 'redis') {
     const redis = createRedisClient(config, logger);
@@ -138,7 +166,15 @@ export async function createServices(
       },
     });
     redisPing = () => redis.ping();
+    revocations = createRedisRevocations({
+      redis,
+      // SUBSCRIBE needs a connection of its own, which waits for Redis rather than failing fast
+      // and resubscribes after every reconnect.
+      subscriber: redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined }),
+      onError: throttled(logger, 'revocation broadcast failed; other replicas fall back to their key cache TTL'),
+    });
   } else {
+    revocations = createMemoryRevocations();
     logger.info('no REDIS_URL: rate limits and the response cache live in this process');
     limiter = createMemoryLimiter({ loadMonthUsage });
     cache = memoryCache();
@@ -178,17 +214,33 @@ export async function createServices(
   });
   const owners = createObjectOwners({ db, onError: throttled(logger, 'object owner write failed') });
   const models = createModelCatalog({ router });
-  const scrubSecrets = [...providers.secrets, adminKey].filter((v): v is string => !!v && v.length >= 8);
+  const secrets = configuredSecrets(config, { providerKeys: providers.secrets, adminKey });
+  const scrubber = createScrubber({ secrets });
+  const connections = createConnectionLimit({ max: config.MAX_CONNECTIONS });
+  const authenticator = createAuthenticator({
+    keys,
+    ttlMs: config.KEY_CACHE_TTL_MS,
+    // Half the pool at most: a flood of unknown keys leaves connections for usage and admin queries.
+    maxConcurrentLookups: Math.max(1, Math.floor(config.DATABASE_POOL_SIZE / 2)),
+    onStoreError: throttled(logger, 'key lookup failed'),
+  });
+  // A revoked key stops on every replica at once, from its cache too (even while Postgres is down).
+  revocations.subscribe((keyId) => authenticator.revoked(keyId));
+  closers.push(() => revocations.close());
   const deps: AppDeps = {
     config: { ...config, ADMIN_API_KEY: adminKey },
+    secrets,
+    authThrottle: createAuthThrottle({
+      maxFailures: config.AUTH_FAILURE_LIMIT,
+      windowMs: config.AUTH_FAILURE_WINDOW_MS,
+      maxAddresses: config.AUTH_THROTTLE_MAX_ADDRESSES,
+    }),
+    connections,
     logger,
     lifecycle,
-    keys,
-    authenticator: createAuthenticator({
-      keys,
-      ttlMs: config.KEY_CACHE_TTL_MS,
-      onStoreError: throttled(logger, 'key lookup failed'),
-    }),
+    // Revoking through the admin API broadcasts the revocation.
+    keys: withRevocationBroadcast(keys, revocations),
+    authenticator,
     pipeline: createPipeline({
       router,
       limiter,
@@ -198,7 +250,7 @@ export async function createServices(
       usage: usageRecorder,
       owners,
       defaultCompletionReserve: 1024,
-      scrub: (text) => scrubSecrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text),
+      scrubber,
       onBackgroundError,
     }),
     router,
@@ -209,6 +261,7 @@ export async function createServices(
       database: () => db.query('SELECT 1'),
       redis: redisPing,
       upstream: createProviderProbe(router.providers()),
+      connections,
     }),
   };
 

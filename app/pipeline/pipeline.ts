@@ -11,6 +11,8 @@ import type { ApiKeyRecord, CachedAnswer, RateLimiter, ResponseCache, UsageRecor
 import type { AnyCodec, RequestShape } from '../surfaces/codec';
 import { emptyOutcome, type CallOutcome } from './outcome';
 import { relay, type RelayResult } from './relay';
+import { scrubErrorEvent } from './scrub-event';
+import type { Scrubber } from '../security/scrub';
 import { frameEvent } from './sse-frame';
 import type { Usage } from './usage';
 
@@ -36,8 +38,8 @@ export interface PipelineDeps {
   pricing?: Pricing;
   /** Output tokens reserved when a request sets no maximum. */
   defaultCompletionReserve: number;
-  /** Removes credentials from text that came from a provider (error events). */
-  scrub: (text: string) => string;
+  /** Rebuilds provider errors for callers (credentials out, known types and codes only). */
+  scrubber: Pick<Scrubber, 'errorBody' | 'anthropicErrorBody'>;
   onBackgroundError: (err: unknown) => void;
 }
 
@@ -239,7 +241,7 @@ export function createPipeline(deps: PipelineDeps) {
         events: routed.response.events,
         sink,
         signal: req.signal,
-        scrub: deps.scrub,
+        scrubError: (data) => scrubErrorEvent(deps.scrubber, codec.surface, data),
         startedAt: req.startedAt,
       })
         .then(async (r: RelayResult) => {

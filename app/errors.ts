@@ -69,7 +69,11 @@ export class QuotaExceededError extends ApiError {
 }
 
 export class UpstreamError extends ApiError {
-  constructor(message = 'The upstream model server failed to answer.') {
+  constructor(
+    message = 'The upstream model server failed to answer.',
+    /** The provider's own status when it answered (5xx); absent when it could not be reached. */
+    readonly upstreamStatus?: number,
+  ) {
     super(502, message, 'api_error', 'upstream_error');
   }
 }

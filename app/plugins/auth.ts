@@ -70,7 +70,6 @@ export function requireClientKey(authenticator: Authenticator, throttle: AuthThr
     if (wait > 0 && !authenticator.knows(presented)) throw new AuthThrottledError(wait);
     const key = await counted(throttle, address, () => authenticator.authenticate(presented));
     request.apiKey = key;
-    request.stats.keyId = key.id;
   };
 }
 

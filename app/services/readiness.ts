@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { ConnectionGauge } from '../security/connections';
-import type { ProbeResult } from './models';
+import type { ProbeResult } from './provider-probe';
 
 /** Connection saturation: not ready above `threshold` of the cap, so the ALB sends new work elsewhere. */
 export interface ConnectionsResult extends ProbeResult {

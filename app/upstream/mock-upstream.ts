@@ -17,11 +17,27 @@ import {
   type EmbeddingRequest,
   type MockOptions,
 } from './mock-responses';
+import type { ResponsesRequest } from '../translate/types';
+import { mockCompletion, mockCompletionChunks, mockModeration, type CompletionRequest } from './mock-legacy';
+import { mockResponse, mockResponseEvents } from './mock-responses-api';
+import { forget, recall, remember } from './mock-stored';
 import { DONE_EVENT, frameEvent } from './sse';
 
 export type MockReply =
   | { kind: 'json'; status: number; body: unknown }
-  | { kind: 'sse'; chunks: unknown[] };
+  /**
+   * `named`: each chunk is a Responses event, written with its `event:` name (its `type`) and no
+   * closing `[DONE]`, as OpenAI streams /v1/responses.
+   */
+  | { kind: 'sse'; chunks: unknown[]; named?: boolean };
+
+const POST_ROUTES = new Set([
+  'POST /v1/chat/completions',
+  'POST /v1/embeddings',
+  'POST /v1/responses',
+  'POST /v1/completions',
+  'POST /v1/moderations',
+]);
 
 /** Request bodies past this are refused; the gateway's own limit is far lower. */
 export const MOCK_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
@@ -51,7 +67,9 @@ export function mockReply(method: string, url: string, raw: string, opts: MockOp
           body: errorResponse(`The model '${id}' does not exist`, 'invalid_request_error', 'model', 'model_not_found'),
         };
   }
-  if (route !== 'POST /v1/chat/completions' && route !== 'POST /v1/embeddings') {
+  const stored = /^\/v1\/responses\/([^/]+)(\/cancel|\/input_items)?$/.exec(path);
+  if (stored) return storedResponseReply(method.toUpperCase(), decodeURIComponent(stored[1]), stored[2]);
+  if (!POST_ROUTES.has(route)) {
     return { kind: 'json', status: 404, body: errorResponse(`Invalid URL (${route})`, 'invalid_request_error') };
   }
 
@@ -62,8 +80,34 @@ export function mockReply(method: string, url: string, raw: string, opts: MockOp
     return invalid('We could not parse the JSON body of your request. The API expects a JSON payload.');
   }
   if (!isObject(body)) return invalid('The request body must be a JSON object.');
+  if (path === '/v1/moderations') {
+    if (body.input === undefined || body.input === null || body.input === '') {
+      return invalid("'input' is a required property", 'input');
+    }
+    return { kind: 'json', status: 200, body: mockModeration(body) };
+  }
   if (typeof body.model !== 'string' || body.model === '') {
     return invalid('you must provide a model parameter', 'model');
+  }
+  if (path === '/v1/responses') {
+    if (body.input === undefined && body.instructions === undefined) return invalid("'input' is required", 'input');
+    const request = body as ResponsesRequest;
+    if (body.stream === true) {
+      const events = mockResponseEvents(request, opts);
+      const done = events.at(-1) as { response?: unknown } | undefined;
+      if (done?.response) remember(request, done.response as never);
+      return { kind: 'sse', chunks: events, named: true };
+    }
+    const response = mockResponse(request, opts);
+    remember(request, response);
+    return { kind: 'json', status: 200, body: response };
+  }
+  if (path === '/v1/completions') {
+    if (body.prompt === undefined || body.prompt === null) return invalid("'prompt' is a required property", 'prompt');
+    const request = body as CompletionRequest;
+    return body.stream === true
+      ? { kind: 'sse', chunks: mockCompletionChunks(request, opts) }
+      : { kind: 'json', status: 200, body: mockCompletion(request, opts) };
   }
 
   if (path === '/v1/embeddings') {
@@ -81,6 +125,28 @@ export function mockReply(method: string, url: string, raw: string, opts: MockOp
   return chat.stream === true
     ? { kind: 'sse', chunks: mockChatChunks(chat, opts) }
     : { kind: 'json', status: 200, body: mockChatCompletion(chat, opts) };
+}
+
+/** GET, DELETE, cancel and input_items of a response the mock stored. */
+function storedResponseReply(method: string, id: string, sub: string | undefined): MockReply {
+  const found = recall(id);
+  if (!found) {
+    return { kind: 'json', status: 404, body: errorResponse(`No response found with id '${id}'.`, 'invalid_request_error') };
+  }
+  if (method === 'GET' && sub === undefined) return { kind: 'json', status: 200, body: found.response };
+  if (method === 'DELETE' && sub === undefined) {
+    forget(id);
+    return { kind: 'json', status: 200, body: { id, object: 'response', deleted: true } };
+  }
+  if (method === 'POST' && sub === '/cancel') {
+    return { kind: 'json', status: 200, body: { ...found.response, status: 'cancelled' } };
+  }
+  if (method === 'GET' && sub === '/input_items') {
+    const data = found.input;
+    const ids = data.map((i) => (i as { id: string }).id);
+    return { kind: 'json', status: 200, body: { object: 'list', data, first_id: ids[0] ?? null, last_id: ids.at(-1) ?? null, has_more: false } };
+  }
+  return { kind: 'json', status: 404, body: errorResponse(`Invalid URL (${method} /v1/responses/${id}${sub ?? ''})`, 'invalid_request_error') };
 }
 
 /** Reads the whole body as UTF-8; past `limit` bytes it drains the rest and rejects. */
@@ -125,19 +191,24 @@ export function startEventStream(res: ServerResponse): void {
   res.flushHeaders();
 }
 
-export function writeEvent(res: ServerResponse, data: unknown): void {
-  res.write(frameEvent(typeof data === 'string' ? data : JSON.stringify(data)));
+export function writeEvent(res: ServerResponse, data: unknown, named = false): void {
+  const text = frameEvent(typeof data === 'string' ? data : JSON.stringify(data));
+  const name = named ? (data as { type?: unknown }).type : undefined;
+  res.write(typeof name === 'string' ? `event: ${name}\n${text}` : text);
 }
 
-/** Writes each chunk as a `data:` event, then `data: [DONE]`; stops early if the client has gone. */
-export async function sendEventStream(res: ServerResponse, chunks: unknown[], delayMs = 0): Promise<void> {
+/**
+ * Writes each chunk as a `data:` event, then `data: [DONE]` (named Responses events end without
+ * it); stops early if the client has gone.
+ */
+export async function sendEventStream(res: ServerResponse, chunks: unknown[], delayMs = 0, named = false): Promise<void> {
   startEventStream(res);
   for (const chunk of chunks) {
     if (res.destroyed) return;
-    writeEvent(res, chunk);
+    writeEvent(res, chunk, named);
     if (delayMs > 0) await sleep(delayMs);
   }
-  if (!res.destroyed) res.end(DONE_EVENT);
+  if (!res.destroyed) res.end(named ? undefined : DONE_EVENT);
 }
 
 export interface MockUpstreamOptions {
@@ -166,7 +237,7 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
       .then((raw) => {
         const reply = mockReply(req.method ?? 'GET', req.url ?? '/', raw);
         if (reply.kind === 'json') sendJson(res, reply.status, reply.body);
-        else return sendEventStream(res, reply.chunks, opts.streamDelayMs);
+        else return sendEventStream(res, reply.chunks, opts.streamDelayMs, reply.named);
         return undefined;
       })
       .catch((err: unknown) => {

@@ -17,7 +17,8 @@ import path from 'node:path';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 
-export const OPENAPI_PATH = path.resolve(__dirname, '../../../shared/openai-openapi/openapi.json');
+/** Vendored unchanged from OpenAI's published document (spec/openai/SOURCE says where from). */
+export const OPENAPI_PATH = path.resolve(__dirname, '../../spec/openai/openapi.json');
 const DOC_ID = 'https://openai.local/openapi.json';
 
 type Schema = Record<string, unknown>;

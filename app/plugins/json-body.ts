@@ -110,6 +110,23 @@ export function checkJsonShape(text: string, limits: JsonLimits): JsonShapeViola
   return undefined;
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Routes that count every request against the caller's limits, refused ones included, set this:
+     * a body over the structural caps then reaches the handler as a RefusedBody (unparsed) for it to
+     * count and throw, so a flood of them meets 429s rather than endless 400s. Elsewhere such a body
+     * is refused before the handler runs.
+     */
+    deferBodyRefusal?: boolean;
+  }
+}
+
+/** A body refused by the structural caps, handed to a route with `deferBodyRefusal` instead of parsed. */
+export class RefusedBody {
+  constructor(readonly error: InvalidRequestError) {}
+}
+
 /** True when the JSON text nests arrays and objects deeper than `max` (strings are skipped). */
 export function nestingExceeds(text: string, max: number): boolean {
   if (text.length <= max) return false;
@@ -146,7 +163,12 @@ export function jsonBody(app: FastifyInstance) {
     }
     const limits = req.routeOptions?.config?.errorShape === 'anthropic' ? ANTHROPIC_JSON_LIMITS : JSON_LIMITS;
     const violation = checkJsonShape(text, limits);
-    if (violation) done(new InvalidRequestError(violation.message, violation.param, 'request_too_complex'), undefined);
-    else parseJson(req, text, done);
+    if (!violation) {
+      parseJson(req, text, done);
+      return;
+    }
+    const refusal = new InvalidRequestError(violation.message, violation.param, 'request_too_complex');
+    if (req.routeOptions?.config?.deferBodyRefusal) done(null, new RefusedBody(refusal));
+    else done(refusal, undefined);
   });
 }

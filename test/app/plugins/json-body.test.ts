@@ -1,5 +1,6 @@
 import { chatCompletionBody } from '../../../app/schemas/requests';
-import { ANTHROPIC_JSON_LIMITS, checkJsonShape, JSON_LIMITS, nestingExceeds } from '../../../app/plugins/json-body';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ANTHROPIC_JSON_LIMITS, checkJsonShape, JSON_LIMITS, jsonBody, nestingExceeds, RefusedBody } from '../../../app/plugins/json-body';
 
 const MB = 1_048_576;
 /** `count` copies of `item`, comma-separated, in a chat body's messages. */
@@ -90,5 +91,41 @@ describe('checkJsonShape: what it quotes back', () => {
   it('names a top-level field only when it is a plain identifier', () => {
     const weird = `{"${'k'.repeat(100)} x":[${Array(100_001).fill('1').join(',')}]}`;
     expect(checkJsonShape(weird, JSON_LIMITS)).toEqual({ message: 'An array in the JSON body has more than 100000 items.', param: null });
+  });
+});
+
+describe('jsonBody: refusing or deferring a body over the caps', () => {
+  let app: FastifyInstance;
+  let base: string;
+  const seen: unknown[] = [];
+  beforeAll(async () => {
+    app = Fastify();
+    jsonBody(app);
+    app.post('/strict', async () => ({ ok: true }));
+    app.post('/counted', { config: { deferBodyRefusal: true } }, async (request) => {
+      seen.push(request.body);
+      if (request.body instanceof RefusedBody) throw request.body.error; // after counting it
+      return { ok: true };
+    });
+    base = await app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(() => app.close());
+
+  const post = (path: string, body: string) =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+  it('refuses before the handler on ordinary routes', async () => {
+    const res = await post('/strict', messages(3000));
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).code).toBe('request_too_complex');
+  });
+
+  it('hands a RefusedBody to routes that count refusals, unparsed', async () => {
+    const res = await post('/counted', messages(3000));
+    expect(res.status).toBe(400);
+    expect(seen.at(-1)).toBeInstanceOf(RefusedBody);
+    expect((seen.at(-1) as RefusedBody).error).toMatchObject({ param: 'messages', code: 'request_too_complex' });
+    expect((await post('/counted', messages(2))).status).toBe(200);
+    expect(seen.at(-1)).toEqual({ model: 'm', messages: [{}, {}] });
   });
 });

@@ -289,6 +289,18 @@ describe('secrets never leave', () => {
     expect(res.json.error.type).toBe(status === 429 ? 'rate_limit_error' : 'invalid_request_error');
   });
 
+  it.each([
+    ['/v1/chat/completions', chat],
+    ['/v1/messages', { model: 'gpt-4o', max_tokens: 50, messages: [{ role: 'user', content: 'hello' }] }],
+  ])('a stream on %s whose comments and error event echo it', async (path, body) => {
+    up.setFault({ kind: 'echo-credential' });
+    const res = await call(gw.url, path, { ...body, stream: true });
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/error/);
+    for (const form of forms) expect(res.text).not.toContain(form);
+    expect(res.text).not.toMatch(/^:/m); // no SSE comment line reaches the caller
+  });
+
   it('an upstream 401 or 500 echoing it: the generic 502', async () => {
     for (const status of [401, 500]) {
       up.setFault({ kind: 'echo-credential', status });

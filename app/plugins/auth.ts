@@ -36,6 +36,15 @@ export class AuthThrottledError extends ApiError {
 }
 
 /**
+ * The 429 for a throttled address, on a connection closed after it: keeping it alive would mean
+ * reading (and dropping) whatever body came with the request, a megabyte a time from a flood.
+ */
+function throttled(reply: FastifyReply, wait: number): AuthThrottledError {
+  reply.header('connection', 'close');
+  return new AuthThrottledError(wait);
+}
+
+/**
  * The address failures are counted against: the socket's peer, or (TRUST_PROXY_HOPS > 0) the
  * X-Forwarded-For entry the trusted proxies vouch for, which Fastify's `trustProxy` resolves.
  */
@@ -63,11 +72,11 @@ async function counted<T>(throttle: AuthThrottle, address: string, check: () => 
  * an address with an attacker keeps working).
  */
 export function requireClientKey(authenticator: Authenticator, throttle: AuthThrottle): onRequestAsyncHookHandler {
-  return async function clientKey(request: FastifyRequest, _reply: FastifyReply) {
+  return async function clientKey(request: FastifyRequest, reply: FastifyReply) {
     const presented = presentedKey(request.headers);
     const address = sourceOf(request);
     const wait = throttle.retryAfter(address);
-    if (wait > 0 && !authenticator.knows(presented)) throw new AuthThrottledError(wait);
+    if (wait > 0 && !authenticator.knows(presented)) throw throttled(reply, wait);
     const key = await counted(throttle, address, () => authenticator.authenticate(presented));
     request.apiKey = key;
   };
@@ -84,10 +93,10 @@ function digest(value: string): Buffer {
  */
 export function requireAdmin(adminKey: string | undefined, throttle: AuthThrottle): onRequestAsyncHookHandler {
   const expected = adminKey ? digest(adminKey) : undefined;
-  return async function admin(request: FastifyRequest) {
+  return async function admin(request: FastifyRequest, reply: FastifyReply) {
     const address = sourceOf(request);
     const wait = throttle.retryAfter(address);
-    if (wait > 0) throw new AuthThrottledError(wait);
+    if (wait > 0) throw throttled(reply, wait);
     await counted(throttle, address, () => {
       const auth = request.headers.authorization;
       const token = typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7).trim() : '';

@@ -232,6 +232,8 @@ describe('work before limits', () => {
 describe('failed authentication', () => {
   it('throttles 500 wrong keys from one address, and only that address', async () => {
     const from = (address: string) => ({ 'x-forwarded-for': address });
+    // The legitimate key is known to this replica before the flood starts.
+    expect((await call(gw.url, '/v1/models', undefined, { headers: from('192.0.2.1') })).status).toBe(200);
     const statuses: number[] = [];
     for (let i = 0; i < 500; i += 50) {
       const batch = await Promise.all(
@@ -248,6 +250,15 @@ describe('failed authentication', () => {
     }
     expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(AUTH_FAILURE_LIMIT + 50);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(500 - AUTH_FAILURE_LIMIT - 50);
+
+    // A megabyte from the throttled address is not read: 429, and the connection closed after it.
+    const big = await rawRequest(gw.port, {
+      path: '/v1/chat/completions',
+      headers: [['authorization', 'Bearer sk-llm-guess-big'], ['x-forwarded-for', '203.0.113.7'], ['content-type', 'application/json']],
+      body: Buffer.alloc(1_048_576, 0x20),
+    });
+    expect(big.status).toBe(429);
+    expect(big.headers.connection).toBe('close');
 
     // A forged entry in front of the one the proxy appended changes nothing.
     const forged = await call(gw.url, '/v1/models', undefined, { key: 'sk-llm-guess-x', headers: from('10.9.9.9, 203.0.113.7') });

@@ -14,6 +14,7 @@
  * HOSTILE_ATTACKS (idle,bodies,keys: a subset runs only those, to see which one costs), BENCH_PIN as
  * for `npm run bench`.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -46,6 +47,14 @@ export interface HostileResult {
    * lost outside the gateway (the attackers compete with the load generator for this machine).
    */
   gatewayCpuUsPerLegit: { normal: number; underAttack: number };
+  /**
+   * The gateway's own event-loop delay under attack (prom-client's monitorEventLoopDelay, reset at
+   * each scrape: scraped just before and just after the attack), ms. The longest any single piece
+   * of work held the loop; the target is ~50 ms.
+   */
+  eventLoopUnderAttack: { p99Ms: number; maxMs: number };
+  /** The same without the attack: on a busy machine the delay includes waiting for a CPU. */
+  eventLoopNormal: { p99Ms: number; maxMs: number };
   gatewayBusyUnderAttack: number;
   /** Answers the attackers got, by kind and status. */
   attackers: Record<string, Record<string, number>>;
@@ -146,6 +155,54 @@ function startAttack(port: number, limitedKey: string): Attack {
   };
 }
 
+/** Event-loop delay since the last scrape (prom-client resets its histogram at each one), ms. */
+async function eventLoopDelay(metricsPort: number): Promise<{ p99Ms: number; maxMs: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? Number.NaN) * 1000;
+  return { p99Ms: value('nodejs_eventloop_lag_p99_seconds'), maxMs: value('nodejs_eventloop_lag_max_seconds') };
+}
+
+/**
+ * The attackers run in a process of their own: sending megabytes keeps an event loop busy, and the
+ * /health probe (in the orchestrator) must measure the gateway, not the attackers' own loop.
+ */
+async function startAttackProcess(wrap: string[], port: number, limitedKey: string): Promise<Attack> {
+  const argv = [...wrap, process.execPath, '--import', 'tsx', __filename, 'attack'];
+  const child = spawn(argv[0], argv.slice(1), {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, HOSTILE_PORT: String(port), HOSTILE_LIMITED_KEY: limitedKey },
+  });
+  let report: { counts: Record<string, Record<string, number>>; idleClosed: number } = { counts: {}, idleClosed: 0 };
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const reported = new Promise<void>((resolve) => {
+    child.on('message', (m: typeof report | 'started') => {
+      if (m === 'started') {
+        started();
+        return;
+      }
+      report = m;
+      resolve();
+    });
+    child.once('exit', () => {
+      started();
+      resolve();
+    });
+  });
+  await running;
+  const attack: Attack = {
+    counts: {},
+    idleClosed: () => report.idleClosed,
+    async stop() {
+      child.send('stop');
+      await reported;
+      Object.assign(attack.counts, report.counts);
+      child.kill();
+    },
+  };
+  return attack;
+}
+
 /** /health round trips every 20 ms while `during` runs; returns their p99 in ms. */
 async function healthWhile(port: number, during: Promise<unknown>): Promise<number> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -187,7 +244,6 @@ export async function runHostileBench(): Promise<HostileResult> {
     });
     cleanups.push(() => gateway.stop());
     if (cpu.sut.length) cpu.pin(gateway.child.pid!, '1');
-    if (cpu.world.length) cpu.pin(process.pid, '0');
     const loadgen = startLoadGenerator(cpu.world);
     cleanups.push(() => loadgen.close());
 
@@ -212,18 +268,22 @@ export async function runHostileBench(): Promise<HostileResult> {
     };
     await loadgen.load({ ...spec, seconds: 1 }); // warm-up
     const gatewayPid = gateway.child.pid!;
+    await eventLoopDelay(gateway.metricsPort);
     let cpuBefore = cpuUs([gatewayPid]);
     const normal = await loadgen.load(spec);
     const normalCpu = cpuUs([gatewayPid]) - cpuBefore;
+    const eventLoopNormal = await eventLoopDelay(gateway.metricsPort);
     log(`normal: ${normal.rps.toFixed(0)} req/s at ${LEGIT_CONNECTIONS} connections`);
 
-    const attack = startAttack(gateway.port, limitedKey);
+    await eventLoopDelay(gateway.metricsPort); // resets the gateway's event-loop histogram
+    const attack = await startAttackProcess(cpu.world, gateway.port, limitedKey);
     await sleep(1000); // the idle sockets are open and the loops running
     cpuBefore = cpuUs([gatewayPid]);
     const loaded = loadgen.load(spec);
     const healthP99Ms = await healthWhile(gateway.port, loaded);
     const underAttack = await loaded;
     const attackCpu = cpuUs([gatewayPid]) - cpuBefore;
+    const eventLoopUnderAttack = await eventLoopDelay(gateway.metricsPort);
     await attack.stop();
     const ratio = underAttack.rps / normal.rps;
     const result: HostileResult = {
@@ -235,6 +295,8 @@ export async function runHostileBench(): Promise<HostileResult> {
       healthPass: healthP99Ms < 100,
       gatewayCpuUsPerLegit: { normal: normalCpu / normal.requests, underAttack: attackCpu / underAttack.requests },
       gatewayBusyUnderAttack: attackCpu / 1e6 / underAttack.seconds,
+      eventLoopUnderAttack,
+      eventLoopNormal,
       attackers: attack.counts,
       idleSocketsClosedByGateway: attack.idleClosed(),
     };
@@ -254,6 +316,9 @@ export function formatHostile(r: HostileResult): string {
     `  gateway CPU per legitimate answer: ${r.gatewayCpuUsPerLegit.normal.toFixed(0)} µs alone, ` +
       `${r.gatewayCpuUsPerLegit.underAttack.toFixed(0)} µs under attack (attack included); ` +
       `gateway busy ${(r.gatewayBusyUnderAttack * 100).toFixed(0)} % of a core under attack`,
+    `  gateway event-loop delay under attack: p99 ${r.eventLoopUnderAttack.p99Ms.toFixed(1)} ms, ` +
+      `max ${r.eventLoopUnderAttack.maxMs.toFixed(1)} ms (target: max ~50 ms); without the attack: ` +
+      `p99 ${r.eventLoopNormal.p99Ms.toFixed(1)} ms, max ${r.eventLoopNormal.maxMs.toFixed(1)} ms`,
     `  /health p99 under attack: ${r.healthP99Ms.toFixed(1)} ms (target < 100 ms) ${r.healthPass ? 'PASS' : 'MISS'}`,
     `  idle sockets closed by the gateway: ${r.idleSocketsClosedByGateway}`,
     '  attackers got:',
@@ -267,7 +332,16 @@ export function formatHostile(r: HostileResult): string {
   return lines.join('\n');
 }
 
-if (require.main === module) {
+if (require.main === module && process.argv[2] === 'attack') {
+  const attack = startAttack(Number(process.env.HOSTILE_PORT), process.env.HOSTILE_LIMITED_KEY ?? '');
+  process.send!('started');
+  process.once('message', () => {
+    void attack.stop().then(() => {
+      process.send!({ counts: attack.counts, idleClosed: attack.idleClosed() }, () => process.exit(0));
+    });
+  });
+  process.once('disconnect', () => process.exit(0));
+} else if (require.main === module) {
   runHostileBench().then(
     (r) => process.exit(r.pass && r.healthPass ? 0 : 1),
     (err: Error) => {

@@ -99,25 +99,36 @@ export function errorHandler(app: FastifyInstance, opts: { bodyLimit: number; sc
   });
 }
 
+/** The raw answer for each refusal Node's parser makes: built once, written many times in a flood. */
+const PARSER_REFUSALS: Record<'overflow' | 'timeout' | 'invalid', string> = {
+  overflow: rawAnswer(431, 'The request headers are too large.', 'headers_too_large'),
+  timeout: rawAnswer(408, 'The request did not arrive in time.', null),
+  invalid: rawAnswer(400, 'The request is not valid HTTP.', null),
+};
+
+function rawAnswer(status: number, message: string, code: string | null): string {
+  const body = JSON.stringify(new ApiError(status, message, 'invalid_request_error', code).toBody());
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  );
+}
+
 /**
  * Node's HTTP parser refused the request before Fastify saw it (broken framing, invalid header
- * bytes, headers over the size limit): answer in the API's vocabulary, then close, as Node does.
+ * bytes, headers over the size limit, headers not complete in time): answer in the API's
+ * vocabulary, then close, as Node does. A socket that timed out without sending a byte is closed
+ * without an answer: nobody is listening for one, and a flood of idle sockets all expire at once.
  */
 export function clientErrorHandler(err: Error & { code?: string }, socket: Socket) {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, message, code] =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'The request headers are too large.', 'headers_too_large']
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'The request did not arrive in time.', null]
-        : [400, 'The request is not valid HTTP.', null];
-  const body = JSON.stringify(new ApiError(status, message, 'invalid_request_error', code).toBody());
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
+  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  if (timeout && socket.bytesRead === 0) {
+    socket.destroy();
+    return;
   }
+  const answer = err.code === 'HPE_HEADER_OVERFLOW' ? PARSER_REFUSALS.overflow : timeout ? PARSER_REFUSALS.timeout : PARSER_REFUSALS.invalid;
+  if (socket.writable) socket.write(answer);
   socket.destroy(err);
 }
 

@@ -44,7 +44,10 @@ export interface JsonShapeViolation {
  * One pass over JSON text (strings skipped) that stops at the first cap exceeded. It trusts the
  * text to be JSON only as far as counting brackets and commas: malformed text is JSON.parse's to refuse.
  */
-export function checkJsonShape(text: string, limits: JsonLimits): JsonShapeViolation | undefined {
+export function checkJsonShape(json: string | Uint8Array, limits: JsonLimits): JsonShapeViolation | undefined {
+  // Bytes, not characters: JSON's structural characters are ASCII, and UTF-8 never uses ASCII byte
+  // values inside a multi-byte character, so the scan is the same, and a refused body is never decoded.
+  const text = typeof json === 'string' ? Buffer.from(json, 'utf8') : Buffer.from(json.buffer, json.byteOffset, json.byteLength);
   const { depth: maxDepth, objects: maxObjects, arrayItems: maxItems } = limits;
   // Per open container: 1 for an array, 0 for an object; its item count so far; its cap.
   const isArray = new Uint8Array(maxDepth + 2);
@@ -57,7 +60,7 @@ export function checkJsonShape(text: string, limits: JsonLimits): JsonShapeViola
   let lastStringStart = -1;
   let lastStringEnd = -1;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+    const c = text[i];
     if (c === 32 || c === 10 || c === 13 || c === 9) continue;
     // The first value inside an empty array makes it one item long.
     if (depth > 0 && isArray[depth] === 1 && items[depth] === 0 && c !== 93 /* ] */) items[depth] = 1;
@@ -67,10 +70,10 @@ export function checkJsonShape(text: string, limits: JsonLimits): JsonShapeViola
       const start = i;
       let from = i + 1;
       for (;;) {
-        const quote = text.indexOf('"', from);
+        const quote = text.indexOf(34, from);
         if (quote === -1) return undefined; // unterminated: JSON.parse refuses it
         let backslashes = 0;
-        for (let k = quote - 1; k > start && text.charCodeAt(k) === 92; k--) backslashes++;
+        for (let k = quote - 1; k > start && text[k] === 92; k--) backslashes++;
         if (backslashes % 2 === 0) {
           i = quote;
           break;
@@ -80,7 +83,10 @@ export function checkJsonShape(text: string, limits: JsonLimits): JsonShapeViola
       lastStringStart = start;
       lastStringEnd = i;
     } else if (c === 58 /* : */) {
-      if (depth === 1 && isArray[1] === 0) lastKey = text.slice(lastStringStart + 1, lastStringEnd);
+      if (depth === 1 && isArray[1] === 0) {
+        // Only names short enough to quote back are kept (a megabyte-long key is not copied).
+        lastKey = lastStringEnd - lastStringStart <= 65 ? text.toString('latin1', lastStringStart + 1, lastStringEnd) : null;
+      }
     } else if (c === 91 /* [ */ || c === 123 /* { */) {
       if (++depth > maxDepth) {
         return { message: `The JSON body is nested more than ${maxDepth} levels deep.`, param: null };
@@ -128,7 +134,7 @@ export class RefusedBody {
 }
 
 /** True when the JSON text nests arrays and objects deeper than `max` (strings are skipped). */
-export function nestingExceeds(text: string, max: number): boolean {
+export function nestingExceeds(text: string | Uint8Array, max: number): boolean {
   if (text.length <= max) return false;
   const deep = checkJsonShape(text, { depth: max, objects: Infinity, arrayItems: Infinity, fields: {} });
   return deep !== undefined;
@@ -150,25 +156,26 @@ export function jsonBody(app: FastifyInstance) {
       done(null, undefined);
       return;
     }
-    let text: string;
-    try {
-      text = utf8.decode(body as Buffer);
-    } catch {
-      done(new InvalidRequestError('The request body is not valid UTF-8.'), undefined);
-      return;
-    }
-    if (text === '') {
+    const bytes = body as Buffer;
+    if (bytes.length === 0) {
       done(null, undefined);
       return;
     }
     const limits = req.routeOptions?.config?.errorShape === 'anthropic' ? ANTHROPIC_JSON_LIMITS : JSON_LIMITS;
-    const violation = checkJsonShape(text, limits);
-    if (!violation) {
-      parseJson(req, text, done);
+    const violation = checkJsonShape(bytes, limits);
+    if (violation) {
+      const refusal = new InvalidRequestError(violation.message, violation.param, 'request_too_complex');
+      if (req.routeOptions?.config?.deferBodyRefusal) done(null, new RefusedBody(refusal));
+      else done(refusal, undefined);
       return;
     }
-    const refusal = new InvalidRequestError(violation.message, violation.param, 'request_too_complex');
-    if (req.routeOptions?.config?.deferBodyRefusal) done(null, new RefusedBody(refusal));
-    else done(refusal, undefined);
+    let text: string;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      done(new InvalidRequestError('The request body is not valid UTF-8.'), undefined);
+      return;
+    }
+    parseJson(req, text, done);
   });
 }

@@ -67,6 +67,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       totalMs: Math.round(performance.now() - req.startedAt),
       requestId: req.requestId,
       createdAt: new Date(),
+      teamId: req.key.teamId,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: 0,
+      costUsd: null,
+      estimated: false,
     });
   }
 

@@ -69,6 +69,12 @@ export function createEmbeddingsService(deps: EmbeddingsServiceDeps) {
           totalMs: Math.round(performance.now() - req.startedAt),
           requestId: req.requestId,
           createdAt: new Date(),
+          teamId: key.teamId,
+          cachedInputTokens: 0,
+          cacheWriteTokens: 0,
+          reasoningTokens: 0,
+          costUsd: null,
+          estimated: false,
         });
       }
     },

@@ -16,6 +16,27 @@ export interface ApiKeyRecord {
   models: string[] | null;
   createdAt: Date;
   revokedAt: Date | null;
+  /** The team whose limits the key also obeys; null for none. */
+  teamId: string | null;
+  /** Dollar budgets per calendar month / day (UTC); null for none. */
+  monthlyBudgetUsd: number | null;
+  dailyBudgetUsd: number | null;
+  /** The key's team, loaded with the key in the same lookup (so the authenticator's cache holds it). */
+  team: TeamRecord | null;
+}
+
+/** A group of keys sharing limits and dollar budgets (each key also keeps its own). */
+export interface TeamRecord {
+  id: string;
+  name: string;
+  /** Null: the team adds no rate limit of its own (its keys' limits still apply). */
+  rpm: number | null;
+  tpm: number | null;
+  monthlyBudgetUsd: number | null;
+  dailyBudgetUsd: number | null;
+  /** Models the team's keys may use; null means every model. */
+  models: string[] | null;
+  createdAt: Date;
 }
 
 /** Minimal query surface shared by `pg.Pool` and PGlite. */
@@ -103,13 +124,38 @@ export interface UsageRecord {
   totalMs: number;
   requestId: string;
   createdAt: Date;
+  /** The key's team when the request was made; usage stays with that team if the key moves. */
+  teamId: string | null;
+  /** Subsets of promptTokens / completionTokens (0 when unknown). */
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  /** USD; null when the model has no price. */
+  costUsd: number | null;
+  /** True when the gateway counted the tokens itself (no usage reported). */
+  estimated: boolean;
+  provider?: string;
+  deployment?: string;
+  /** chat, responses, embeddings, messages, … */
+  surface?: string;
 }
 
-export interface UsageSummary {
+/** Sums over a set of usage rows. */
+export interface UsageTotals {
   requests: number;
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
   cached_requests: number;
-  by_model: Record<string, { requests: number; prompt_tokens: number; completion_tokens: number; total_tokens: number }>;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
+  /** USD over the priced rows. */
+  cost_usd: number;
+  /** Rows whose model had no price (not in cost_usd). */
+  unpriced_requests: number;
+}
+
+export interface UsageSummary extends UsageTotals {
+  by_model: Record<string, UsageTotals>;
 }

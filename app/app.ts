@@ -6,11 +6,13 @@ import { clientErrorHandler, errorHandler, frameworkErrors } from './plugins/err
 import { jsonBody } from './plugins/json-body';
 import { requestContext, requestId, type Lifecycle } from './plugins/request-context';
 import { adminKeysRoutes } from './routes/admin/keys';
+import { adminTeamsRoutes } from './routes/admin/teams';
 import { adminUsageRoute, type UsageReader } from './routes/admin/usage';
 import { healthRoutes } from './routes/health';
 import { batchRoute } from './routes/v1/batch';
 import { chatCompletionsRoute } from './routes/v1/chat-completions';
 import { embeddingsRoute } from './routes/v1/embeddings';
+import { keyRoute } from './routes/v1/key';
 import { modelsRoute } from './routes/v1/models';
 import type { Authenticator } from './services/authenticator';
 import type { ChatService } from './services/chat';
@@ -18,18 +20,24 @@ import type { EmbeddingsService } from './services/embeddings';
 import type { ModelCatalog } from './services/models';
 import type { Readiness } from './services/readiness';
 import type { KeyStore } from './stores/keys';
+import type { TeamStore } from './stores/teams';
+import type { UsageQuery } from './stores/usage-query';
 
 /** Everything the HTTP layer needs, built by `createServices` (or by a test). */
 export interface AppDeps {
-  config: Pick<Config, 'BODY_LIMIT_BYTES' | 'ADMIN_API_KEY' | 'BATCH_MAX_CONCURRENCY' | 'BATCH_MAX_ITEMS'>;
+  config: Pick<
+    Config,
+    'BODY_LIMIT_BYTES' | 'ADMIN_API_KEY' | 'BATCH_MAX_CONCURRENCY' | 'BATCH_MAX_ITEMS' | 'DEFAULT_RPM' | 'DEFAULT_TPM'
+  >;
   logger: Logger;
   lifecycle: Lifecycle;
   authenticator: Authenticator;
   keys: KeyStore;
+  teams: TeamStore;
   chat: ChatService;
   embeddings: EmbeddingsService;
   models: ModelCatalog;
-  usage: UsageReader;
+  usage: UsageReader & Pick<UsageQuery, 'spendSince' | 'monthTokens'>;
   readiness: Readiness;
   /** Observability hooks (access log, metrics), registered before every other hook and the routes. */
   instrument?: (app: FastifyInstance) => void;
@@ -70,11 +78,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     embeddingsRoute(v1, deps.embeddings);
     modelsRoute(v1, deps.models);
     batchRoute(v1, deps.chat, deps.config);
+    keyRoute(v1, { usage: deps.usage, limits: { rpm: deps.config.DEFAULT_RPM, tpm: deps.config.DEFAULT_TPM } });
   });
 
   app.register(async (admin) => {
     admin.addHook('preHandler', requireAdmin(deps.config.ADMIN_API_KEY));
     adminKeysRoutes(admin, deps.keys);
+    adminTeamsRoutes(admin, deps.teams);
     adminUsageRoute(admin, deps.usage);
   });
 

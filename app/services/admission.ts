@@ -4,7 +4,7 @@ import type { ApiKeyRecord, RateLimiter } from '../stores/types';
 import type { UpstreamResponse } from '../upstream/client';
 import type { UpstreamStats } from '../upstream/forward';
 import type { Headroom } from './headroom';
-import { reserve, type LimitDefaults, type Reservation } from './limits';
+import { hasBudget, reserve, type LimitDefaults, type Reservation } from './limits';
 
 export interface AdmissionDeps {
   limiter: RateLimiter;
@@ -19,6 +19,8 @@ export interface Candidate {
   key: ApiKeyRecord;
   /** Tokens to reserve. */
   tokens: number;
+  /** Dollars to reserve: the request's maximum cost (null or absent when the model has no price). */
+  costUsd?: number | null;
   stats: RequestStats;
   /**
    * The caller's hang-up signal and, when that signal is the request's alone (not a batch's shared
@@ -47,10 +49,10 @@ const noop = (): void => undefined;
  */
 export async function admit(deps: AdmissionDeps, c: Candidate): Promise<Admitted> {
   const { key, tokens, stats } = c;
-  const pending = reserve(deps.limiter, key, tokens, deps.limits, deps.onBackgroundError, stats);
-  // Keys with a budget always wait: the decision does not report what is left of it.
+  const pending = reserve(deps.limiter, key, { tokens, costUsd: c.costUsd ?? null }, deps.limits, deps.onBackgroundError);
+  // Keys with a budget (their own or their team's) always wait: the decision does not report what is left of it.
   const early =
-    c.mayStartEarly && key.monthlyTokenBudget === null && deps.headroom?.admitEarly(key.id, tokens)
+    c.mayStartEarly && !hasBudget(key) && deps.headroom?.admitEarly(key.id, tokens)
       ? startEarly(c)
       : undefined;
   let reservation: Reservation;
@@ -59,7 +61,10 @@ export async function admit(deps: AdmissionDeps, c: Candidate): Promise<Admitted
   } catch (err) {
     early?.cancel();
     // A refusal makes the key's last known headroom wrong: no more early starts until a check allows.
-    if (err instanceof RateLimitError || err instanceof QuotaExceededError) deps.headroom?.forget(key.id);
+    if (err instanceof RateLimitError || err instanceof QuotaExceededError) {
+      stats.rateLimited = err.refusedBy;
+      deps.headroom?.forget(key.id);
+    }
     throw err;
   } finally {
     if (early) deps.headroom?.settled(key.id, tokens);

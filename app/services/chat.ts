@@ -2,6 +2,9 @@ import { performance } from 'node:perf_hooks';
 import { PassThrough, Readable } from 'node:stream';
 import { cacheKey, isCacheable } from '../cache/cache-key';
 import { ApiError, PermissionDeniedError } from '../errors';
+import type { Usage } from '../pipeline/usage';
+import type { Pricing } from '../pricing/pricing';
+import { usageFromChat } from '../pricing/usage-blocks';
 import type { RequestStats } from '../lib/request-stats';
 import { estimateChatPromptTokens } from '../lib/tokens';
 import type { ChatCompletionBody } from '../schemas/requests';
@@ -13,6 +16,7 @@ import { usageFromJson } from '../upstream/usage';
 import type { ApiKeyRecord, CachedAnswer, ResponseCache, UsageRecord } from '../stores/types';
 import { admit, type AdmissionDeps } from './admission';
 import type { Reservation } from './limits';
+import { modelAllowed } from './model-access';
 
 export interface ChatRequest {
   key: ApiKeyRecord;
@@ -45,6 +49,8 @@ export interface ChatServiceDeps extends AdmissionDeps {
   cacheTtlSeconds: number;
   /** Tokens reserved for the answer when the request sets no max_tokens. */
   defaultCompletionReserve?: number;
+  /** Prices usage (cost_usd on the row, dollar budgets). Without it cost is null and nothing is reserved in dollars. */
+  pricing?: Pricing;
 }
 
 export interface ChatService {
@@ -53,9 +59,25 @@ export interface ChatService {
 
 export function createChatService(deps: ChatServiceDeps): ChatService {
   const completionReserve = deps.defaultCompletionReserve ?? 1024;
+  // The usage block's detail (cached and reasoning tokens) per request, beside the stats' totals.
+  const details = new WeakMap<RequestStats, Usage>();
+
+  /** What the request really used, and its cost (a cache hit costs nothing upstream). */
+  function actual(req: ChatRequest, cached: boolean): { usage: Usage; costUsd: number | null } {
+    const s = req.stats;
+    const usage = { ...details.get(s), inputTokens: s.promptTokens, outputTokens: s.completionTokens };
+    const costUsd = cached ? 0 : deps.pricing ? deps.pricing.cost(req.body.model, usage) : null;
+    return { usage, costUsd };
+  }
+
+  function settle(req: ChatRequest, reservation: Reservation, cached: boolean) {
+    const { usage, costUsd } = actual(req, cached);
+    reservation.settle({ tokens: usage.inputTokens + usage.outputTokens, costUsd });
+  }
 
   function recordUsage(req: ChatRequest, status: number, cached: boolean) {
     const s = req.stats;
+    const { usage, costUsd } = actual(req, cached);
     deps.usage.record({
       keyId: req.key.id,
       model: req.body.model,
@@ -68,11 +90,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       requestId: req.requestId,
       createdAt: new Date(),
       teamId: req.key.teamId,
-      cachedInputTokens: 0,
-      cacheWriteTokens: 0,
-      reasoningTokens: 0,
-      costUsd: null,
+      cachedInputTokens: usage.cachedInputTokens ?? 0,
+      cacheWriteTokens: usage.cacheWriteTokens ?? 0,
+      reasoningTokens: usage.reasoningTokens ?? 0,
+      costUsd,
       estimated: false,
+      surface: 'chat',
     });
   }
 
@@ -80,6 +103,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     if (!usage) return;
     stats.promptTokens = usage.prompt_tokens ?? 0;
     stats.completionTokens = usage.completion_tokens ?? 0;
+    details.set(stats, usageFromChat(usage as Record<string, unknown>));
   }
 
   function answerFromCache(req: ChatRequest, hit: CachedAnswer, headers: Record<string, string>): ChatResult {
@@ -109,11 +133,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     async complete(req) {
       const { key, body, stats } = req;
       stats.model = body.model;
-      if (key.models && !key.models.includes(body.model)) {
+      if (!modelAllowed(key, body.model)) {
         throw new PermissionDeniedError(`This key may not use the model '${body.model}'.`, 'model_not_allowed', 'model');
       }
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? completionReserve;
-      const reserved = estimateChatPromptTokens(body.messages) + maxTokens * (body.n ?? 1);
+      const promptTokens = estimateChatPromptTokens(body.messages);
+      const reserved = promptTokens + maxTokens * (body.n ?? 1);
+      const costUsd = deps.pricing?.maxCost(body.model, promptTokens, maxTokens * (body.n ?? 1)) ?? null;
       const streaming = body.stream === true;
       const cacheable = isCacheable(body, { 'cache-control': req.cacheControl });
       const entryKey = cacheable ? `${streaming ? 's' : 'j'}:${cacheKey(key.id, body)}` : undefined;
@@ -123,6 +149,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       const { reservation, upstream } = await admit(deps, {
         key,
         tokens: reserved,
+        costUsd,
         stats,
         hangUp: req,
         // A cacheable request may be answered from the cache: it waits for its check.
@@ -133,7 +160,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         return await completeWithinLimits(req, reservation, entryKey, lookup, upstream);
       } catch (err) {
         if (err instanceof ApiError) Object.assign(err.headers, { ...reservation.headers, ...err.headers });
-        reservation.settle(0);
+        reservation.settle({ tokens: 0, costUsd: 0 });
         recordUsage(req, req.signal.aborted ? 499 : ((err as { status?: number }).status ?? 500), false);
         throw err;
       }
@@ -178,7 +205,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       if (hit && hit.kind === (streaming ? 'stream' : 'json')) {
         stats.cache = 'hit';
         headers['x-cache'] = 'HIT';
-        reservation.settle(0);
+        reservation.settle({ tokens: 0, costUsd: 0 });
         return answerFromCache(req, hit, headers);
       }
       stats.cache = 'miss';
@@ -193,7 +220,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     if (!streaming) {
       const { text, json } = await readJsonBody(res, stats, req.signal);
       takeUsage(stats, (json as { usage?: { prompt_tokens?: number; completion_tokens?: number } } | null)?.usage);
-      reservation.settle(stats.promptTokens + stats.completionTokens);
+      settle(req, reservation, false);
       recordUsage(req, 200, false);
       if (entryKey) {
         deps.cache.set(entryKey, { kind: 'json', body: text }, deps.cacheTtlSeconds).catch(deps.onBackgroundError);
@@ -213,7 +240,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     })
       .then((outcome) => {
         if (outcome.usage) takeUsage(stats, outcome.usage);
-        reservation.settle(stats.promptTokens + stats.completionTokens);
+        settle(req, reservation, false);
         recordUsage(req, outcome.completed ? 200 : outcome.clientClosed ? 499 : 502, false);
         if (entryKey && outcome.completed && outcome.events) {
           deps.cache

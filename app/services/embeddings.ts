@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ApiError, PermissionDeniedError } from '../errors';
+import type { Pricing } from '../pricing/pricing';
 import type { RequestStats } from '../lib/request-stats';
 import { estimateEmbeddingTokens } from '../lib/tokens';
 import type { EmbeddingsBody } from '../schemas/requests';
@@ -7,6 +8,7 @@ import type { ApiKeyRecord, UsageRecord } from '../stores/types';
 import type { UpstreamClient } from '../upstream/client';
 import { forward, readJsonBody } from '../upstream/forward';
 import { admit, type AdmissionDeps } from './admission';
+import { modelAllowed } from './model-access';
 
 export interface EmbeddingsRequest {
   key: ApiKeyRecord;
@@ -24,6 +26,7 @@ export interface EmbeddingsRequest {
 export interface EmbeddingsServiceDeps extends AdmissionDeps {
   upstream: UpstreamClient;
   usage: { record(r: UsageRecord): void };
+  pricing?: Pricing;
 }
 
 /** Embeddings: allow-list, limits and usage like chat; the answer is passed through as received. */
@@ -32,13 +35,14 @@ export function createEmbeddingsService(deps: EmbeddingsServiceDeps) {
     async create(req: EmbeddingsRequest): Promise<{ body: string; headers: Record<string, string> }> {
       const { key, body, stats } = req;
       stats.model = body.model;
-      if (key.models && !key.models.includes(body.model)) {
+      if (!modelAllowed(key, body.model)) {
         throw new PermissionDeniedError(`This key may not use the model '${body.model}'.`, 'model_not_allowed', 'model');
       }
       const reserved = estimateEmbeddingTokens(body.input);
       const { reservation, upstream } = await admit(deps, {
         key,
         tokens: reserved,
+        costUsd: deps.pricing?.maxCost(body.model, reserved, 0) ?? null,
         stats,
         hangUp: req,
         mayStartEarly: true,
@@ -57,7 +61,9 @@ export function createEmbeddingsService(deps: EmbeddingsServiceDeps) {
         if (err instanceof ApiError) Object.assign(err.headers, { ...reservation.headers, ...err.headers });
         throw err;
       } finally {
-        reservation.settle(status === 200 ? stats.promptTokens : 0);
+        const usage = { inputTokens: status === 200 ? stats.promptTokens : 0, outputTokens: 0 };
+        const costUsd = status !== 200 ? 0 : deps.pricing ? deps.pricing.cost(body.model, usage) : null;
+        reservation.settle({ tokens: usage.inputTokens, costUsd });
         deps.usage.record({
           keyId: key.id,
           model: body.model,
@@ -73,8 +79,9 @@ export function createEmbeddingsService(deps: EmbeddingsServiceDeps) {
           cachedInputTokens: 0,
           cacheWriteTokens: 0,
           reasoningTokens: 0,
-          costUsd: null,
+          costUsd,
           estimated: false,
+          surface: 'embeddings',
         });
       }
     },

@@ -269,9 +269,8 @@ describe('early start with ample headroom', () => {
     });
     expect(t.reconciles).toEqual([
       expect.objectContaining({
-        keyId: key.id,
-        reserved: t.checks[0].req.tokens,
-        actual: answer.usage.prompt_tokens + answer.usage.completion_tokens,
+        check: expect.objectContaining({ keyId: key.id, tokens: t.checks[0].req.tokens }),
+        tokens: answer.usage.prompt_tokens + answer.usage.completion_tokens,
       }),
     ]);
     expect(t.headroomCalls.note).toEqual([{ keyId: key.id, decision: AMPLE }]);
@@ -356,7 +355,9 @@ describe('early start with ample headroom', () => {
     expect(done.err).toMatchObject({ status: 502, headers: expect.objectContaining(RATE_LIMIT_HEADERS) });
     expect(t.usage).toEqual([expect.objectContaining({ status: 502, cached: false })]);
     // The whole reservation is given back.
-    expect(t.reconciles).toEqual([expect.objectContaining({ reserved: t.checks[0].req.tokens, actual: 0 })]);
+    expect(t.reconciles).toEqual([
+      expect.objectContaining({ check: expect.objectContaining({ tokens: t.checks[0].req.tokens }), tokens: 0 }),
+    ]);
   });
 });
 
@@ -550,7 +551,7 @@ describe('early start, then the check refuses', () => {
     const done = await pending;
     expect(done.ok).toBe(false);
     expect(t.usage).toEqual([expect.objectContaining({ status: 499 })]);
-    expect(t.reconciles).toEqual([expect.objectContaining({ actual: 0 })]);
+    expect(t.reconciles).toEqual([expect.objectContaining({ tokens: 0 })]);
   });
 });
 

@@ -153,6 +153,9 @@ export async function createServices(
       primary: createRedisLimiter({ redis, loadUsage, onBudgetThreshold, onReseedFailed }),
       fallback: createMemoryLimiter({ loadUsage, onBudgetThreshold }),
       failOpen: config.RATE_LIMIT_FAIL_OPEN,
+      // A check is up to two script calls (the second after re-seeding a budget counter): the hard
+      // deadline must not undercut the command timeout the operator chose.
+      timeoutMs: Math.max(200, 2 * config.REDIS_COMMAND_TIMEOUT_MS),
       onFallback: (err) => {
         events.redisFallback?.('limiter');
         limiterDown(err);

@@ -76,7 +76,7 @@ function refusal(key: ApiKeyRecord, check: LimitCheck, d: LimitDecision, headers
     const b = d.refusedBudget;
     const period = b?.period === 'day' ? 'daily' : 'monthly';
     const what = b?.unit === 'usd' ? `${period} budget of $${b.limit}` : `${period} token budget of ${b?.limit ?? check.budget} tokens`;
-    const resetsAt = new Date(Date.now() + d.retryAfterMs).toISOString();
+    const resetsAt = (b?.resetsAt ?? new Date(Date.now() + d.retryAfterMs)).toISOString();
     return new QuotaExceededError(
       `You exceeded the ${what} for ${whose}. It resets at ${resetsAt} (in ${formatDuration(d.retryAfterMs)}); ask an administrator to raise it.`,
       retryHeaders,

@@ -73,6 +73,8 @@ export interface PeriodWindow {
   /** `YYYY-MM-DD` or `YYYY-MM` in UTC: the counter's suffix. */
   label: string;
   start: Date;
+  /** When the next period starts. */
+  end: Date;
   /** Milliseconds until the next period starts (what a budget refusal waits for). */
   msLeft: number;
 }
@@ -85,14 +87,15 @@ export function monthWindow(nowMs: number): PeriodWindow {
   const d = new Date(nowMs);
   const y = d.getUTCFullYear();
   const m = d.getUTCMonth();
-  const start = Date.UTC(y, m, 1);
-  return { label: `${y}-${pad(m + 1)}`, start: new Date(start), msLeft: Date.UTC(y, m + 1, 1) - nowMs };
+  const end = Date.UTC(y, m + 1, 1);
+  return { label: `${y}-${pad(m + 1)}`, start: new Date(Date.UTC(y, m, 1)), end: new Date(end), msLeft: end - nowMs };
 }
 
 export function dayWindow(nowMs: number): PeriodWindow {
   const d = new Date(nowMs);
   const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
-  return { label: `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`, start: new Date(start), msLeft: start + 86_400_000 - nowMs };
+  const end = start + 86_400_000;
+  return { label: `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`, start: new Date(start), end: new Date(end), msLeft: end - nowMs };
 }
 
 /** The window a period label names (`YYYY-MM-DD` or `YYYY-MM`), seen from `nowMs`. */
@@ -100,7 +103,7 @@ export function windowOf(label: string, nowMs: number): PeriodWindow {
   const [y, m, d] = label.split('-').map(Number);
   const start = d === undefined ? Date.UTC(y, m - 1, 1) : Date.UTC(y, m - 1, d);
   const end = d === undefined ? Date.UTC(y, m, 1) : start + 86_400_000;
-  return { label, start: new Date(start), msLeft: end - nowMs };
+  return { label, start: new Date(start), end: new Date(end), msLeft: end - nowMs };
 }
 
 /** The thresholds (80 %, 100 %) a settled spend crossed going from `before` to `after` units. */

@@ -167,7 +167,12 @@ export function decisionOf(plan: LimitPlan, out: PlanOutcome): LimitDecision {
     const c = plan.counters[out.refusedIndex];
     d.refusedBy = 'budget';
     d.refusedScope = c.scope;
-    d.refusedBudget = { period: c.period, unit: c.unit, limit: c.unit === 'usd' ? c.budget / MICROS_PER_USD : c.budget };
+    d.refusedBudget = {
+      period: c.period,
+      unit: c.unit,
+      limit: c.unit === 'usd' ? c.budget / MICROS_PER_USD : c.budget,
+      resetsAt: c.window.end,
+    };
   } else if (out.refused !== 0) {
     const s = plan.rates[out.refusedIndex];
     d.refusedBy = s.kind;

@@ -95,7 +95,7 @@ export interface LimitDecision {
   /** Whose limit refused it. */
   refusedScope?: LimitScope;
   /** The budget that refused it (refusedBy 'budget'): its period, unit and size. */
-  refusedBudget?: { period: BudgetPeriod; unit: 'tokens' | 'usd'; limit: number };
+  refusedBudget?: { period: BudgetPeriod; unit: 'tokens' | 'usd'; limit: number; resetsAt: Date };
   /** The tightest request limit of key and team: its size, what is left, when it is full again. */
   limitRequests: number;
   remainingRequests: number;

@@ -46,8 +46,8 @@ export function keyRoute(app: FastifyInstance, deps: KeyRouteDeps) {
       deps.usage.spendSince(scope, r.id, month.start),
     ]);
     return {
-      daily: period(r.dailyBudgetUsd, daySpent, new Date(nowMs + day.msLeft)),
-      monthly: period(r.monthlyBudgetUsd, monthSpent, new Date(nowMs + month.msLeft)),
+      daily: period(r.dailyBudgetUsd, daySpent, day.end),
+      monthly: period(r.monthlyBudgetUsd, monthSpent, month.end),
     };
   }
 
@@ -77,7 +77,7 @@ export function keyRoute(app: FastifyInstance, deps: KeyRouteDeps) {
           : {
               budget_tokens: key.monthlyTokenBudget,
               used_tokens: monthTokens ?? 0,
-              resets_at: new Date(nowMs + month.msLeft).toISOString(),
+              resets_at: month.end.toISOString(),
             },
       budgets: keyBudgets,
       team: team

@@ -203,7 +203,7 @@ export function describeLimiterBehaviour(name: string, makeLimiter: MakeLimiter)
         allowed: false,
         refusedBy: 'budget',
         refusedScope: 'key',
-        refusedBudget: { period: 'day', unit: 'usd', limit: 0.01 },
+        refusedBudget: { period: 'day', unit: 'usd', limit: 0.01, resetsAt: new Date(Date.UTC(2031, 4, 16)) },
       });
       expect(refused.retryAfterMs).toBe(Date.UTC(2031, 4, 16) - t);
       // The first two really cost $0.001 each: $0.006 comes back, one more $0.004 fits, then not.

@@ -70,14 +70,16 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     return { usage, costUsd };
   }
 
-  function settle(req: ChatRequest, reservation: Reservation, cached: boolean) {
-    const { usage, costUsd } = actual(req, cached);
-    reservation.settle({ tokens: usage.inputTokens + usage.outputTokens, costUsd });
+  /** Settles the reservation and records the row from one pricing of the usage (it is counted when unpriced). */
+  function finish(req: ChatRequest, reservation: Reservation, status: number) {
+    const used = actual(req, false);
+    reservation.settle({ tokens: used.usage.inputTokens + used.usage.outputTokens, costUsd: used.costUsd });
+    recordUsage(req, status, false, used);
   }
 
-  function recordUsage(req: ChatRequest, status: number, cached: boolean) {
+  function recordUsage(req: ChatRequest, status: number, cached: boolean, used = actual(req, cached)) {
     const s = req.stats;
-    const { usage, costUsd } = actual(req, cached);
+    const { usage, costUsd } = used;
     deps.usage.record({
       keyId: req.key.id,
       model: req.body.model,
@@ -220,8 +222,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     if (!streaming) {
       const { text, json } = await readJsonBody(res, stats, req.signal);
       takeUsage(stats, (json as { usage?: { prompt_tokens?: number; completion_tokens?: number } } | null)?.usage);
-      settle(req, reservation, false);
-      recordUsage(req, 200, false);
+      finish(req, reservation, 200);
       if (entryKey) {
         deps.cache.set(entryKey, { kind: 'json', body: text }, deps.cacheTtlSeconds).catch(deps.onBackgroundError);
       }
@@ -240,8 +241,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     })
       .then((outcome) => {
         if (outcome.usage) takeUsage(stats, outcome.usage);
-        settle(req, reservation, false);
-        recordUsage(req, outcome.completed ? 200 : outcome.clientClosed ? 499 : 502, false);
+        finish(req, reservation, outcome.completed ? 200 : outcome.clientClosed ? 499 : 502);
         if (entryKey && outcome.completed && outcome.events) {
           deps.cache
             .set(entryKey, { kind: 'stream', events: outcome.events }, deps.cacheTtlSeconds)

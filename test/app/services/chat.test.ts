@@ -7,6 +7,7 @@ import { newRequestStats } from '../../../app/lib/request-stats';
 import type { ChatCompletionBody } from '../../../app/schemas/requests';
 import { createChatService, type ChatRequest, type ChatResult, type ChatServiceDeps } from '../../../app/services/chat';
 import { createHeadroom, type Headroom } from '../../../app/services/headroom';
+import { createPricing } from '../../../app/pricing/pricing';
 import { createMemoryCache } from '../../../app/stores/cache-memory';
 import type {
   ApiKeyRecord,
@@ -698,5 +699,44 @@ describe('cacheable requests', () => {
     expect(done.ok ? undefined : (done.err as RateLimitError).status).toBe(429);
     expect(t.gets).toHaveLength(2);
     expect(up.stats.requests).toBe(1);
+  });
+});
+
+describe('pricing (the wiring the pipeline takes over)', () => {
+  it('reserves the maximum cost, settles and records the actual cost with its token detail', async () => {
+    const pricing = createPricing();
+    const t = setup({ over: { pricing } });
+    t.state.autoAnswer = AMPLE;
+    const key = apiKey({ dailyBudgetUsd: 1 });
+    const result = json(await t.service.complete(chatRequest(key, chatBody({ max_tokens: 100 }))));
+    const check = t.checks[0].req;
+    // gpt-4o-mini: the prompt estimate at $0.15 and 100 output tokens at $0.60 per 1M.
+    expect(check.costUsd).toBe(pricing.maxCost('gpt-4o-mini', check.tokens - 100, 100));
+    const cost = pricing.cost('gpt-4o-mini', { inputTokens: result.usage.prompt_tokens, outputTokens: result.usage.completion_tokens });
+    expect(cost).toBeGreaterThan(0);
+    await waitUntil(() => t.reconciles.length === 1, 'the settle');
+    expect(t.reconciles[0]).toMatchObject({ tokens: result.usage.prompt_tokens + result.usage.completion_tokens, costUsd: cost });
+    expect(t.usage).toEqual([
+      expect.objectContaining({ costUsd: cost, teamId: null, cachedInputTokens: 0, reasoningTokens: 0, surface: 'chat', status: 200 }),
+    ]);
+  });
+
+  it('an unpriced model is served, reserves no dollars, records cost null and is counted once', async () => {
+    const onUnpriced = jest.fn();
+    const t = setup({ over: { pricing: createPricing({ onUnpriced }) } });
+    t.state.autoAnswer = AMPLE;
+    const result = await t.service.complete(chatRequest(apiKey({ dailyBudgetUsd: 1 }), chatBody({ model: 'my-local-llama' })));
+    expect(result.kind).toBe('json');
+    expect(t.checks[0].req.costUsd).toBe(0);
+    expect(t.usage).toEqual([expect.objectContaining({ model: 'my-local-llama', costUsd: null })]);
+    expect(onUnpriced.mock.calls).toEqual([['my-local-llama']]);
+  });
+
+  it("refuses a model outside the team's allow-list even when the key allows it", async () => {
+    const t = setup();
+    const team = { id: randomUUID(), name: 't', rpm: null, tpm: null, monthlyBudgetUsd: null, dailyBudgetUsd: null, models: ['o3'], createdAt: new Date() };
+    const err = await t.service.complete(chatRequest(apiKey({ models: ['gpt-4o-mini', 'o3'], team, teamId: team.id }), chatBody())).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 403, code: 'model_not_allowed' });
+    expect(t.checks).toHaveLength(0);
   });
 });

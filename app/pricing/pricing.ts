@@ -27,6 +27,11 @@ export interface Pricing {
    * output rate. What a dollar budget reserves on the way in. Null when the model has no price.
    */
   maxCost(model: string, inputTokens: number, maxOutputTokens: number, override?: Partial<Price>): number | null;
+  /**
+   * The most a request can cost on any of the deployments it may be served by (a routed model's
+   * deployments and fallbacks): reserve this before the router has picked one. Null when none is priced.
+   */
+  maxCostOf(candidates: Array<{ model: string; price?: Partial<Price> }>, inputTokens: number, maxOutputTokens: number): number | null;
 }
 
 const PER_TOKEN = 1e-6;
@@ -88,6 +93,12 @@ export function createPricing(opts: PricingOptions = {}): Pricing {
     return complete(merged) ? merged : undefined;
   }
 
+  function maxCost(model: string, inputTokens: number, maxOutputTokens: number, override?: Partial<Price>): number | null {
+    const p = resolve(model, override);
+    if (!p) return null;
+    return roundUsd((count(inputTokens) * p.input + count(maxOutputTokens) * p.output) * PER_TOKEN);
+  }
+
   return {
     price,
     cost(model, usage, override) {
@@ -104,10 +115,14 @@ export function createPricing(opts: PricingOptions = {}): Pricing {
       }
       return null;
     },
-    maxCost(model, inputTokens, maxOutputTokens, override) {
-      const p = resolve(model, override);
-      if (!p) return null;
-      return roundUsd((count(inputTokens) * p.input + count(maxOutputTokens) * p.output) * PER_TOKEN);
+    maxCost,
+    maxCostOf(candidates, inputTokens, maxOutputTokens) {
+      let most: number | null = null;
+      for (const c of candidates) {
+        const usd = maxCost(c.model, inputTokens, maxOutputTokens, c.price);
+        if (usd !== null && (most === null || usd > most)) most = usd;
+      }
+      return most;
     },
   };
 }

@@ -144,6 +144,19 @@ describe('unpriced models and overrides', () => {
     // gpt-4o: 1000 × 2.5 + 500 × 10 = 7500 µ$
     expect(createPricing().maxCost('gpt-4o', 1000, 500)).toBe(0.0075);
   });
+
+  it('maxCostOf takes the most expensive priced candidate (deployments and fallbacks), skipping unpriced ones', () => {
+    const pricing = createPricing();
+    const candidates = [
+      { model: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' }, // 1000 × 3 + 500 × 15 = 10500 µ$
+      { model: 'claude-sonnet-4-5', price: { input: 3.3, output: 16.5 } }, // 3300 + 8250 = 11550 µ$
+      { model: 'meta-llama/Llama-3.1-8B-Instruct' }, // unpriced
+      { model: 'gpt-4o-mini' },
+    ];
+    expect(pricing.maxCostOf(candidates, 1000, 500)).toBe(0.01155);
+    expect(pricing.maxCostOf([{ model: 'nope' }], 1000, 500)).toBeNull();
+    expect(pricing.maxCostOf([], 1000, 500)).toBeNull();
+  });
 });
 
 describe('loadPriceOverrides', () => {

@@ -151,7 +151,7 @@ export async function createServices(
     const limiterDown = throttled(logger, 'redis unavailable: rate limits served in process');
     limiter = createFailOpenLimiter({
       primary: createRedisLimiter({ redis, loadUsage, onBudgetThreshold, onReseedFailed }),
-      fallback: createMemoryLimiter({ loadUsage, onBudgetThreshold }),
+      fallback: createMemoryLimiter({ loadUsage, onBudgetThreshold, onReseedFailed }),
       failOpen: config.RATE_LIMIT_FAIL_OPEN,
       // A check is up to two script calls (the second after re-seeding a budget counter): the hard
       // deadline must not undercut the command timeout the operator chose.
@@ -172,7 +172,7 @@ export async function createServices(
     redisPing = () => redis.ping();
   } else {
     logger.info('no REDIS_URL: rate limits and the response cache live in this process');
-    limiter = createMemoryLimiter({ loadUsage, onBudgetThreshold });
+    limiter = createMemoryLimiter({ loadUsage, onBudgetThreshold, onReseedFailed });
     cache = memoryCache();
   }
 

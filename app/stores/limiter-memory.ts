@@ -1,3 +1,4 @@
+import { BudgetSourceError } from './errors';
 import { crossedThresholds, evaluatePlan, validateCheck } from './limiter-math';
 import { adjustmentsOf, decisionOf, planCheck, thresholdEvent, type CounterSlot } from './limiter-plan';
 import type { BudgetThresholdEvent, LimitCheck, LimitDecision, LimitReconcile, RateLimiter } from './types';
@@ -18,6 +19,8 @@ export interface MemoryLimiterOptions {
   loadUsage?: LoadUsage;
   /** A dollar budget's settled spend crossed 80 % or 100 %. Must not throw. */
   onBudgetThreshold?: (e: BudgetThresholdEvent) => void;
+  /** Seeding failed (the database unreachable): the check then fails with BudgetSourceError. Must not throw. */
+  onReseedFailed?: (err: unknown) => void;
   /** Milliseconds since the epoch. @default Date.now */
   now?: () => number;
   /** Checks between sweeps of idle entries. @default 1024 */
@@ -78,7 +81,16 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions = {}): RateLimite
   function seed(slot: CounterSlot): Promise<number> {
     let p = seeding.get(slot.name);
     if (!p) {
-      p = seedUnits(opts.loadUsage, slot).finally(() => seeding.delete(slot.name));
+      p = seedUnits(opts.loadUsage, slot)
+        .catch((err: unknown) => {
+          try {
+            opts.onReseedFailed?.(err);
+          } catch {
+            // The check fails with BudgetSourceError either way.
+          }
+          throw new BudgetSourceError({ cause: err });
+        })
+        .finally(() => seeding.delete(slot.name));
       seeding.set(slot.name, p);
     }
     return p;

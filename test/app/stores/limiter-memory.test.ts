@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { BudgetSourceError } from '../../../app/stores/errors';
 import { createMemoryLimiter } from '../../../app/stores/limiter-memory';
 import { describeLimiterBehaviour } from './limiter.behaviour';
 
@@ -27,6 +28,16 @@ describe('memory limiter', () => {
     expect((await limiter.check(r)).allowed).toBe(true);
     expect(await limiter.check({ ...r, costUsd: 0.002 })).toMatchObject({ allowed: false, refusedScope: 'team' });
     expect(loadUsage.mock.calls.map(([c]) => `${c.scope}/${c.period}`).sort()).toEqual(['key/day', 'team/month']);
+  });
+
+  it('fails a check whose budget cannot be seeded with BudgetSourceError (a 503), and reports it', async () => {
+    const onReseedFailed = jest.fn();
+    const limiter = createMemoryLimiter({ loadUsage: async () => Promise.reject(new Error('db down')), onReseedFailed });
+    const r = { keyId: randomUUID(), rpm: 100, tpm: 100_000, budget: null, tokens: 1, dailyBudgetUsd: 1 };
+    await expect(limiter.check(r)).rejects.toBeInstanceOf(BudgetSourceError);
+    expect(onReseedFailed).toHaveBeenCalledWith(new Error('db down'));
+    // Keys without budgets need no seed.
+    expect((await limiter.check({ ...r, dailyBudgetUsd: null })).allowed).toBe(true);
   });
 
   it('treats a key idle for a whole window as fresh, swept or not', async () => {

@@ -69,6 +69,10 @@ export const configSchema = z.object({
   /** How long a key lookup is trusted in process; revocations take effect within this. */
   KEY_CACHE_TTL_MS: int(0).max(5000).default(2000),
   USAGE_RETENTION_DAYS: int(1).default(90),
+  /** Daily usage rollups (reports, budget re-seeding) outlive the raw rows; a month's budget re-seeds from them. */
+  USAGE_ROLLUP_RETENTION_DAYS: int(32).default(800),
+  /** Per-model prices (JSON or YAML) overriding the shipped table in app/pricing/prices.json. */
+  PRICES_FILE: optionalString,
   /**
    * Usage rows held while Postgres is unreachable; past it the oldest are dropped and counted. Rows
    * being written count too, so the floor is two 500-row INSERT batches.

@@ -33,13 +33,17 @@ function imageBlock(url: string, param: string): MsgContentBlock {
   throw new InvalidRequestError('Image URLs must be data URLs or http(s) URLs.', param);
 }
 
+/** Anthropic refuses empty text blocks, so empty text is left out. */
 function userBlocks(content: ChatMessage['content'], at: string): MsgContentBlock[] {
-  if (typeof content === 'string') return [{ type: 'text', text: content }];
-  return (content ?? []).map((part: ChatContentPart, i) => {
-    if (part.type === 'text') return { type: 'text', text: String((part as { text: unknown }).text ?? '') };
+  if (typeof content === 'string') return content ? [{ type: 'text', text: content }] : [];
+  return (content ?? []).flatMap((part: ChatContentPart, i): MsgContentBlock[] => {
+    if (part.type === 'text') {
+      const text = String((part as { text: unknown }).text ?? '');
+      return text ? [{ type: 'text', text }] : [];
+    }
     if (part.type === 'image_url') {
       const url = (part as { image_url?: { url?: unknown } }).image_url?.url;
-      return imageBlock(String(url ?? ''), `${at}.content[${i}].image_url.url`);
+      return [imageBlock(String(url ?? ''), `${at}.content[${i}].image_url.url`)];
     }
     throw new InvalidRequestError(`Content parts of type '${part.type}' are not supported by this model.`, `${at}.content[${i}].type`);
   });

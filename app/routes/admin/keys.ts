@@ -44,7 +44,6 @@ export async function withKnownTeam<T>(fn: () => Promise<T>): Promise<T> {
 
 export function adminKeysRoutes(app: FastifyInstance, keys: KeyStore) {
   app.post('/admin/keys', async (request, reply) => {
-    request.stats.route = '/admin/keys';
     const body = parseBody(createKeyBody, request.body);
     const { record, key } = await withKnownTeam(() => keys.create({ name: body.name, ...keySettings(body) }));
     request.log.info({ keyId: record.id, name: record.name, teamId: record.teamId }, 'api key created');
@@ -52,12 +51,10 @@ export function adminKeysRoutes(app: FastifyInstance, keys: KeyStore) {
   });
 
   app.get('/admin/keys', async (request) => {
-    request.stats.route = '/admin/keys';
     return { object: 'list', data: (await keys.list()).map(keyView) };
   });
 
   app.patch<{ Params: { id: string } }>('/admin/keys/:id', async (request) => {
-    request.stats.route = '/admin/keys/:id';
     const body = parseBody(updateKeyBody, request.body);
     const { id } = request.params;
     const record = await withKnownTeam(() => keys.update(id, { name: body.name, ...keySettings(body) }));
@@ -67,7 +64,6 @@ export function adminKeysRoutes(app: FastifyInstance, keys: KeyStore) {
   });
 
   app.delete<{ Params: { id: string } }>('/admin/keys/:id', async (request, reply) => {
-    request.stats.route = '/admin/keys/:id';
     const { id } = request.params;
     if (!UUID.test(id) || !(await keys.revoke(id))) throw new NotFoundError(`No live key with id '${id}'.`);
     request.log.info({ keyId: id }, 'api key revoked');

@@ -25,7 +25,6 @@ function teamInput(body: {
 /** Teams: limits and dollar budgets their keys share. Changes reach every replica within the key cache TTL. */
 export function adminTeamsRoutes(app: FastifyInstance, teams: TeamStore) {
   app.post('/admin/teams', async (request, reply) => {
-    request.stats.route = '/admin/teams';
     const body = parseBody(createTeamBody, request.body);
     const team = await teams.create({ ...teamInput(body), name: body.name });
     request.log.info({ teamId: team.id, name: team.name }, 'team created');
@@ -33,19 +32,16 @@ export function adminTeamsRoutes(app: FastifyInstance, teams: TeamStore) {
   });
 
   app.get('/admin/teams', async (request) => {
-    request.stats.route = '/admin/teams';
     return { object: 'list', data: (await teams.list()).map(teamView) };
   });
 
   app.get<{ Params: { id: string } }>('/admin/teams/:id', async (request) => {
-    request.stats.route = '/admin/teams/:id';
     const team = await teams.get(request.params.id);
     if (!team) throw new NotFoundError(`No team with id '${request.params.id}'.`);
     return teamView(team);
   });
 
   app.patch<{ Params: { id: string } }>('/admin/teams/:id', async (request) => {
-    request.stats.route = '/admin/teams/:id';
     const body = parseBody(updateTeamBody, request.body);
     const team = await teams.update(request.params.id, teamInput(body));
     if (!team) throw new NotFoundError(`No team with id '${request.params.id}'.`);
@@ -54,7 +50,6 @@ export function adminTeamsRoutes(app: FastifyInstance, teams: TeamStore) {
   });
 
   app.delete<{ Params: { id: string } }>('/admin/teams/:id', async (request, reply) => {
-    request.stats.route = '/admin/teams/:id';
     const { id } = request.params;
     const outcome = await teams.delete(id);
     if (outcome === 'not_found') throw new NotFoundError(`No team with id '${id}'.`);

@@ -57,7 +57,6 @@ export function usageCsv(by: UsageGroupBy, groups: UsageGroup[]): string {
  */
 export function adminUsageRoute(app: FastifyInstance, usage: UsageReader) {
   app.get('/admin/usage', async (request, reply) => {
-    request.stats.route = '/admin/usage';
     const parsed = usageQuery.safeParse(request.query ?? {});
     if (!parsed.success) {
       const param = String(parsed.error.issues[0].path[0] ?? '');

@@ -52,7 +52,6 @@ export function keyRoute(app: FastifyInstance, deps: KeyRouteDeps) {
   }
 
   app.get('/v1/key', async (request) => {
-    request.stats.route = '/v1/key';
     const key = request.apiKey;
     if (!key) throw new AuthenticationError();
     const nowMs = now();

@@ -4,14 +4,17 @@ import type { Logger } from 'pino';
 import type { AppDeps } from './app';
 import { backends, type Config } from './config';
 import { ensureDevKey } from './lib/dev-key';
+import { loadTokenizer } from './lib/tokenizer';
 import { readSecret } from './lib/secrets';
 import { throttled } from './lib/throttled-log';
 import type { Lifecycle } from './plugins/request-context';
 import { createAuthenticator } from './services/authenticator';
-import { createChatService } from './services/chat';
-import { createHeadroom } from './services/headroom';
-import { createEmbeddingsService } from './services/embeddings';
+import { createPipeline } from './pipeline/pipeline';
+import { createProviders } from './providers/registry';
+import { defaultRoutingDocument, loadRoutingDocument } from './routing/document';
+import { buildRoutes, createRouter } from './routing/router';
 import { createModelCatalog } from './services/models';
+import { createProviderProbe } from './services/provider-probe';
 import { createReadiness } from './services/readiness';
 import { createFailSafeCache } from './stores/cache-fail-safe';
 import { createMemoryCache } from './stores/cache-memory';
@@ -24,9 +27,9 @@ import { createRedisLimiter } from './stores/limiter-redis';
 import { migrate } from './stores/migrate';
 import type { Db, RateLimiter, ResponseCache } from './stores/types';
 import { createUsageQuery } from './stores/usage-query';
+import { createObjectOwners } from './stores/object-owners';
 import { createUsageRecorder, type UsageRecorder } from './stores/usage-recorder';
 import { startRetention } from './stores/usage-retention';
-import { createUpstreamClient } from './upstream/client';
 import { startMockUpstream } from './upstream/mock-upstream';
 
 /** Callbacks the stores report degraded service through (counted by the metrics, logged here). */
@@ -85,13 +88,11 @@ export async function createServices(
   const closers: Array<() => Promise<unknown>> = [];
   const onBackgroundError = throttled(logger, 'background task failed');
 
-  const upstreamKey =
-    config.OPENAI_API_KEY ??
-    (config.OPENAI_API_KEY_SECRET_ID ? await readSecret(config.OPENAI_API_KEY_SECRET_ID, config.AWS_REGION) : undefined);
   const adminKey =
     config.ADMIN_API_KEY ??
     (config.ADMIN_API_KEY_SECRET_ID ? await readSecret(config.ADMIN_API_KEY_SECRET_ID, config.AWS_REGION) : undefined);
 
+  loadTokenizer();
   const db = await openDatabase(config, logger);
   await migrate(db);
   const keys = createKeyStore({ db });
@@ -144,28 +145,41 @@ export async function createServices(
     cache = memoryCache();
   }
 
-  let baseUrl = config.OPENAI_BASE_URL ?? 'https://api.openai.com/v1';
-  if (kinds.upstream === 'mock') {
-    const mock = await startMockUpstream();
-    closers.push(() => mock.close());
-    baseUrl = mock.url;
-    logger.warn(
-      { upstream: baseUrl },
-      'NO UPSTREAM CONFIGURED: answering from the built-in offline mock. Set OPENAI_API_KEY (and OPENAI_BASE_URL) for real models.',
+  // The routing document, or the single upstream of OPENAI_BASE_URL / the offline mock.
+  const doc =
+    loadRoutingDocument({ file: config.MODELS_FILE, inline: config.MODELS_CONFIG }) ??
+    defaultRoutingDocument(
+      kinds.upstream === 'mock'
+        ? 'mock'
+        : { baseUrl: config.OPENAI_BASE_URL, apiKeyEnv: config.OPENAI_API_KEY !== undefined, apiKeySecretId: config.OPENAI_API_KEY_SECRET_ID },
     );
-  }
-  const upstream = createUpstreamClient({
-    baseUrl,
-    apiKey: upstreamKey,
-    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
-    maxRetries: config.UPSTREAM_MAX_RETRIES,
-    maxConnections: config.UPSTREAM_MAX_CONNECTIONS,
+  const providers = await createProviders(doc, {
+    config,
+    env: process.env,
+    readSecret: (id) => readSecret(id, config.AWS_REGION),
+    async startMock() {
+      const mock = await startMockUpstream();
+      closers.push(() => mock.close());
+      logger.warn(
+        { upstream: mock.url },
+        'NO UPSTREAM CONFIGURED: answering from the built-in offline mock. Set OPENAI_API_KEY (and OPENAI_BASE_URL) or MODELS_FILE for real models.',
+      );
+      return mock.url;
+    },
   });
-
+  for (const p of providers.byName.values()) closers.push(() => p.close());
   const limits = { rpm: config.DEFAULT_RPM, tpm: config.DEFAULT_TPM };
-  // One view of each key's headroom for chat and embeddings: they spend the same limits.
-  const headroom = config.RATE_LIMIT_EARLY_START ? createHeadroom() : undefined;
-  const models = createModelCatalog({ upstream });
+  const router = createRouter({
+    routes: buildRoutes(doc, providers.byName),
+    maxAttempts: config.UPSTREAM_MAX_RETRIES + 1,
+    maxInflightPerProvider: 2 * config.UPSTREAM_MAX_CONNECTIONS,
+    // A deployment's rpm/tpm (the provider account's limits) are counted like a key's, under its own id.
+    limitDeployment: (d, tokens) =>
+      limiter.check({ keyId: `deployment:${d.id}`, rpm: d.rpm ?? 1_000_000_000, tpm: d.tpm ?? 1_000_000_000, budget: null, tokens }),
+  });
+  const owners = createObjectOwners({ db, onError: throttled(logger, 'object owner write failed') });
+  const models = createModelCatalog({ router });
+  const scrubSecrets = [...providers.secrets, adminKey].filter((v): v is string => !!v && v.length >= 8);
   const deps: AppDeps = {
     config: { ...config, ADMIN_API_KEY: adminKey },
     logger,
@@ -176,23 +190,26 @@ export async function createServices(
       ttlMs: config.KEY_CACHE_TTL_MS,
       onStoreError: throttled(logger, 'key lookup failed'),
     }),
-    chat: createChatService({
-      upstream,
+    pipeline: createPipeline({
+      router,
       limiter,
-      cache,
-      usage: usageRecorder,
       limits,
+      cache,
       cacheTtlSeconds: config.CACHE_TTL_SECONDS,
-      headroom,
+      usage: usageRecorder,
+      owners,
+      defaultCompletionReserve: 1024,
+      scrub: (text) => scrubSecrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text),
       onBackgroundError,
     }),
-    embeddings: createEmbeddingsService({ upstream, limiter, usage: usageRecorder, limits, headroom, onBackgroundError }),
+    router,
+    owners,
     models,
     usage: usageQuery,
     readiness: createReadiness({
       database: () => db.query('SELECT 1'),
       redis: redisPing,
-      upstream: () => models.probe(),
+      upstream: createProviderProbe(router.providers()),
     }),
   };
 
@@ -206,7 +223,6 @@ export async function createServices(
       await limiter.close().catch(onBackgroundError);
       await cache.close().catch(onBackgroundError);
       for (const close of closers.reverse()) await close().catch(onBackgroundError);
-      await upstream.close().catch(onBackgroundError);
       await db.close().catch(onBackgroundError);
     },
   };

@@ -38,21 +38,26 @@ export const configSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: int(1).default(100),
   DATA_DIR: z.string().default('.data'),
 
-  UPSTREAM_TIMEOUT_MS: int(1).default(60_000),
+  /** The routing document: a JSON or YAML file, or the same document inline (the CDK sets this one). */
+  MODELS_FILE: optionalString,
+  MODELS_CONFIG: optionalString,
+  /** Time to a provider's response headers: long non-streamed reasoning calls take minutes. */
+  UPSTREAM_TIMEOUT_MS: int(1).default(600_000),
+  /** Longest silence from a provider once its answer has started. */
+  UPSTREAM_IDLE_TIMEOUT_MS: int(1).default(120_000),
+  /** Provider calls per caller request beyond the first, over deployments and fallbacks. */
   UPSTREAM_MAX_RETRIES: int(0).max(10).default(2),
   UPSTREAM_MAX_CONNECTIONS: int(1).default(1024),
-  BODY_LIMIT_BYTES: int(1024).default(1_048_576),
+  /** Image inputs travel as data URLs inside the JSON body: a few megabytes is ordinary. */
+  BODY_LIMIT_BYTES: int(1024).default(33_554_432),
+  /** Allowed browser origins, comma-separated; unset: no CORS headers at all. */
+  CORS_ORIGINS: optionalString,
 
   CACHE_TTL_SECONDS: int(1).default(3600),
   CACHE_MAX_ENTRY_BYTES: int(1024).default(262_144),
   DEFAULT_RPM: int(1).default(60),
   DEFAULT_TPM: int(1).default(100_000),
   RATE_LIMIT_FAIL_OPEN: bool.default(true),
-  /**
-   * A request of a key whose last check left at least half of its limits starts upstream while its
-   * own check is still on the way (the check still counts it; a refusal aborts the upstream call).
-   */
-  RATE_LIMIT_EARLY_START: bool.default(true),
   /** How long a key lookup is trusted in process; revocations take effect within this. */
   KEY_CACHE_TTL_MS: int(0).max(5000).default(2000),
   USAGE_RETENTION_DAYS: int(1).default(90),

@@ -69,7 +69,11 @@ export class QuotaExceededError extends ApiError {
 }
 
 export class UpstreamError extends ApiError {
-  constructor(message = 'The upstream model server failed to answer.') {
+  constructor(
+    message = 'The upstream model server failed to answer.',
+    /** The provider's own status when it answered (5xx); absent when it could not be reached. */
+    readonly upstreamStatus?: number,
+  ) {
     super(502, message, 'api_error', 'upstream_error');
   }
 }
@@ -135,4 +139,32 @@ export function normaliseErrorBody(status: number, text: string): ErrorBody {
       code: null,
     },
   };
+}
+
+/** Anthropic's error types by status, for the Messages API surface. */
+function anthropicType(status: number): string {
+  switch (status) {
+    case 400:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 503:
+    case 529:
+      return 'overloaded_error';
+    default:
+      return status >= 500 ? 'api_error' : 'invalid_request_error';
+  }
+}
+
+/** The same error in Anthropic's shape: `{"type": "error", "error": {"type", "message"}}`. */
+export function anthropicErrorBody(err: ApiError): { type: 'error'; error: { type: string; message: string } } {
+  return { type: 'error', error: { type: anthropicType(err.status), message: err.toBody().error.message } };
 }

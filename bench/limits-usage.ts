@@ -27,9 +27,8 @@ const { buildApp } = require('../app/app') as typeof import('../app/app');
 const { createServices } = require('../app/bootstrap') as typeof import('../app/bootstrap');
 const { loadConfig } = require('../app/config') as typeof import('../app/config');
 const { createLogger } = require('../app/lib/logger') as typeof import('../app/lib/logger');
-const { createChatService } = require('../app/services/chat') as typeof import('../app/services/chat');
+const { createPipeline } = require('../app/pipeline/pipeline') as typeof import('../app/pipeline/pipeline');
 const { createMemoryCache } = require('../app/stores/cache-memory') as typeof import('../app/stores/cache-memory');
-const { createUpstreamClient } = require('../app/upstream/client') as typeof import('../app/upstream/client');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -82,8 +81,13 @@ async function main() {
     resetTokensMs: 0,
     retryAfterMs: 0,
   };
-  const offChat = createChatService({
-    upstream: createUpstreamClient({ baseUrl: upstream.url, apiKey: 'sk-bench', timeoutMs: 60_000, maxRetries: 0 }),
+  // The same pipeline and router, with the limiter allowing everything and usage rows dropped.
+  const offPipeline = createPipeline({
+    router: services.deps.router,
+    owners: services.deps.owners,
+    defaultCompletionReserve: 1024,
+    scrub: (t) => t,
+    onBackgroundError: () => undefined,
     limiter: {
       check: async () => allowAll,
       reconcile: async () => undefined,
@@ -96,7 +100,7 @@ async function main() {
     cacheTtlSeconds: config.CACHE_TTL_SECONDS,
   });
   const on = buildApp(services.deps);
-  const off = buildApp({ ...services.deps, chat: offChat });
+  const off = buildApp({ ...services.deps, pipeline: offPipeline });
   const onUrl = await on.listen({ port: 0, host: '127.0.0.1' });
   const offUrl = await off.listen({ port: 0, host: '127.0.0.1' });
 

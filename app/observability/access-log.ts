@@ -33,18 +33,22 @@ export function logAccess(log: FastifyBaseLogger, o: RequestOutcome, keyId: stri
     upstreamMs: o.upstreamCalled ? ms(s.upstreamMs) : undefined,
     overheadMs: o.upstreamCalled ? ms(o.overheadMs) : undefined,
     ttftMs: s.ttftMs === undefined ? undefined : ms(s.ttftMs),
+    provider: s.provider,
+    deployment: s.deployment,
+    attempts: s.attempts || undefined,
     promptTokens: s.promptTokens,
     completionTokens: s.completionTokens,
     cache: s.cache,
     retries: s.retries,
+    costUsd: s.costUsd ?? undefined,
+    estimated: s.usage?.estimated || undefined,
     upstreamStatus: s.upstreamStatus,
     upstreamError: s.upstreamError,
     rateLimited: s.rateLimited,
-    earlyStart: s.earlyStart,
-    stream: s.streamOutcome,
+    stream: s.stream,
   };
   if (o.status === CLIENT_CLOSED) log.info(line, 'request aborted by the client');
-  else if (o.status < 500 && s.streamOutcome === 'error') log.warn(line, 'stream failed after the response started');
+  else if (o.status < 500 && s.stream === 'error') log.warn(line, 'stream failed after the response started');
   else if (o.status < 500) log.info(line, 'request completed');
   else {
     // Unexpected exceptions go under pino's `err` (type, message, stack); mapped ones under `error`.

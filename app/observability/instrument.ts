@@ -1,12 +1,12 @@
 /**
  * The Fastify wiring: counts a request in when it arrives and, when its response closes (finished,
- * or the caller gone), records it once: Prometheus, EMF and the access log line. Adds Server-Timing
- * to proxied answers. Nothing here allocates a closure per request.
+ * or the caller gone), records it once — Prometheus, EMF and the access-log line — from the
+ * outcome the pipeline returned (a stream's outcome settles when the stream has ended).
  */
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import { newRequestStats } from '../lib/request-stats';
+import type { CallOutcome } from '../pipeline/outcome';
 import { logAccess } from './access-log';
 import type { EmfEmitter } from './emf';
 import type { GatewayMetrics } from './metrics';
@@ -19,9 +19,6 @@ declare module 'fastify' {
   }
 }
 
-/** Routes whose answers carry `Server-Timing: gateway;dur=…, upstream;dur=…`. */
-export const SERVER_TIMING_ROUTES: ReadonlySet<string> = new Set(['/v1/chat/completions', '/v1/embeddings']);
-
 const kRequest = Symbol('observability.request');
 type TrackedResponse = ServerResponse & { [kRequest]?: FastifyRequest };
 
@@ -32,31 +29,30 @@ export interface InstrumentDeps {
   accessLog?: boolean;
 }
 
-/** `gateway` is our own time so far, `upstream` the time spent waiting on the upstream (ms). */
-export function serverTiming(totalMs: number, upstreamMs: number): string {
-  return `gateway;dur=${Math.max(0, totalMs - upstreamMs).toFixed(3)}, upstream;dur=${upstreamMs.toFixed(3)}`;
-}
-
 /**
  * Returns the `instrument` hook for buildApp. It must run before any other onRequest hook, so that
- * requests refused there (503 while draining) are still counted and logged.
+ * requests refused there (503 while draining, 401) are still counted and logged.
  */
 export function instrumentation(deps: InstrumentDeps): (app: FastifyInstance) => void {
   const { metrics, emf } = deps;
   const accessLog = deps.accessLog !== false;
+
+  function finish(request: FastifyRequest, status: number, call: CallOutcome | undefined) {
+    const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+    const outcome = requestOutcome(route, request.method, status, performance.now() - request.startedAt, call);
+    metrics?.requestFinished(outcome);
+    emf?.record(outcome);
+    if (accessLog) logAccess(request.log, outcome, request.apiKey?.id, request.failure);
+  }
 
   // 'close' fires exactly once per response: after 'finish', or when the connection goes first.
   function onClose(this: TrackedResponse) {
     const request = this[kRequest];
     if (!request) return;
     this[kRequest] = undefined;
-    const stats = request.stats ?? newRequestStats();
     const status = this.writableFinished ? this.statusCode : CLIENT_CLOSED;
-    const route = stats.route ?? request.routeOptions.url ?? UNMATCHED_ROUTE;
-    const outcome = requestOutcome(route, request.method, status, performance.now() - request.startedAt, stats);
-    metrics?.requestFinished(outcome);
-    emf?.record(outcome);
-    if (accessLog) logAccess(request.log, outcome, stats.keyId, request.failure);
+    if (request.callOutcome) request.callOutcome.then((call) => finish(request, status, call));
+    else finish(request, status, undefined);
   }
 
   function onRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
@@ -72,18 +68,9 @@ export function instrumentation(deps: InstrumentDeps): (app: FastifyInstance) =>
     done();
   }
 
-  function onSend(request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, p: unknown) => void) {
-    const stats = request.stats;
-    if (stats?.route !== undefined && SERVER_TIMING_ROUTES.has(stats.route)) {
-      reply.header('server-timing', serverTiming(performance.now() - request.startedAt, stats.upstreamMs));
-    }
-    done(null, payload);
-  }
-
   return (app) => {
     app.decorateRequest('failure', null);
     app.addHook('onRequest', onRequest);
     app.addHook('onError', onError);
-    app.addHook('onSend', onSend);
   };
 }

@@ -1,12 +1,14 @@
 /**
  * The Prometheus families. Every label is bounded: route templates, known methods, status codes,
- * fixed kinds, and models through ModelLabels; never a raw URL, a key or a key id.
+ * fixed kinds, provider and deployment names from the routing document, and models through
+ * ModelLabels; never a raw URL, a key or a key id. Label children are prom-client's own (`labels()`
+ * caches each child; the request path only looks them up).
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreEvents } from '../bootstrap';
-import type { CacheResult, EarlyStartOutcome, UpstreamErrorKind } from '../lib/request-stats';
+import type { CacheResult } from '../pipeline/outcome';
+import type { UpstreamErrorKind } from '../routing/router';
 import type { LimitKind } from '../stores/types';
-import { CounterFamily, HistogramFamily } from './cells';
 import { ModelLabels } from './model-labels';
 import type { RequestOutcome } from './outcome';
 
@@ -18,7 +20,6 @@ const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PAT
 const UPSTREAM_ERROR_KINDS: UpstreamErrorKind[] = ['timeout', 'connection', 'status_5xx', 'status_4xx', 'status_429', 'stream'];
 const CACHE_RESULTS: CacheResult[] = ['hit', 'miss', 'bypass'];
 const LIMIT_KINDS: LimitKind[] = ['requests', 'tokens', 'budget'];
-const EARLY_START_OUTCOMES: EarlyStartOutcome[] = ['used', 'cancelled'];
 
 export interface GatewayMetricsOptions {
   /** @default a new Registry */
@@ -36,79 +37,70 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
   const registers = [registry];
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
-  // The request path: families of plain cells (see cells.ts).
-  const httpRequests = new CounterFamily(
-    'http_requests_total',
-    'Requests answered, by route template, method and status (499: the caller left first).',
-    ['route', 'method', 'status'],
-    registry,
-  );
-  const httpDuration = new HistogramFamily(
-    'http_request_duration_seconds',
-    'Time from a request arriving to its response finishing (streams: the whole stream).',
-    ['route', 'method', 'status'],
-    REQUEST_BUCKETS,
-    registry,
-  );
-  const upstreamDuration = new HistogramFamily(
-    'upstream_request_duration_seconds',
-    'Time spent waiting on the upstream per request, retries included (status: its last status, or timeout/connection).',
-    ['model', 'status'],
-    REQUEST_BUCKETS,
-    registry,
-  );
-  const upstreamErrors = new CounterFamily(
-    'upstream_errors_total',
-    'Requests whose upstream call failed after retries, by kind.',
-    ['kind'],
-    registry,
-  );
-  const upstreamRetries = new CounterFamily(
-    'upstream_retries_total',
-    'Upstream calls retried (connection errors, 429 and 5xx before the first byte).',
-    [],
-    registry,
-  ).child();
-  const overhead = new HistogramFamily(
-    'gateway_overhead_seconds',
-    'Time the gateway added to requests that reached the upstream: total time minus time waiting on the upstream.',
-    ['route'],
-    OVERHEAD_BUCKETS,
-    registry,
-  );
-  const ttft = new HistogramFamily(
-    'stream_time_to_first_token_seconds',
-    'Streams: time from the request arriving to the first event sent to the caller.',
-    ['model'],
-    TTFT_BUCKETS,
-    registry,
-  );
-  const tokens = new CounterFamily(
-    'tokens_total',
-    'Tokens used, by model and type (prompt|completion); models past the bound are "other".',
-    ['model', 'type'],
-    registry,
-  );
-  const cacheRequests = new CounterFamily(
-    'cache_requests_total',
-    'Chat requests by response cache result (hit|miss|bypass).',
-    ['result'],
-    registry,
-  );
-  const rateLimited = new CounterFamily(
-    'rate_limited_total',
-    'Requests refused with 429 by the limit that refused them (requests|tokens|budget).',
-    ['kind'],
-    registry,
-  );
-  const earlyStarts = new CounterFamily(
-    'early_starts_total',
-    'Upstream calls started before the limit check answered, by outcome (used|cancelled: the check refused or failed).',
-    ['outcome'],
-    registry,
-  );
+  const httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'Requests answered, by route template, method and status (499: the caller left first).',
+    labelNames: ['route', 'method', 'status'],
+    registers,
+  });
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from a request arriving to its response finishing (streams: the whole stream).',
+    labelNames: ['route', 'method', 'status'],
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  const upstreamDuration = new Histogram({
+    name: 'upstream_request_duration_seconds',
+    help: 'Time spent waiting on providers per request, all attempts (status: the last status, or timeout/connection).',
+    labelNames: ['provider', 'deployment', 'status'],
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  const upstreamErrors = new Counter({
+    name: 'upstream_errors_total',
+    help: 'Requests whose provider calls failed in the end, by provider and kind.',
+    labelNames: ['provider', 'kind'],
+    registers,
+  });
+  const upstreamRetries = new Counter({
+    name: 'upstream_retries_total',
+    help: 'Provider calls after the first of a request (the next deployment, a fallback, or the same one again).',
+    registers,
+  });
+  const overhead = new Histogram({
+    name: 'gateway_overhead_seconds',
+    help: 'Time the gateway added to requests that reached a provider: total time minus time waiting on providers.',
+    labelNames: ['route'],
+    buckets: OVERHEAD_BUCKETS,
+    registers,
+  });
+  const ttft = new Histogram({
+    name: 'stream_time_to_first_token_seconds',
+    help: 'Streams: time from the request arriving to the first event sent to the caller.',
+    labelNames: ['model'],
+    buckets: TTFT_BUCKETS,
+    registers,
+  });
+  const tokens = new Counter({
+    name: 'tokens_total',
+    help: 'Tokens used, by model and type (prompt|completion); models past the bound are "other".',
+    labelNames: ['model', 'type'],
+    registers,
+  });
+  const cacheRequests = new Counter({
+    name: 'cache_requests_total',
+    help: 'Model calls by response cache result (hit|miss|bypass).',
+    labelNames: ['result'],
+    registers,
+  });
+  const rateLimited = new Counter({
+    name: 'rate_limited_total',
+    help: 'Requests refused with 429 by the limit that refused them (requests|tokens|budget).',
+    labelNames: ['kind'],
+    registers,
+  });
 
-  // Read at scrape time, or rare: prom-client's own.
   let inflight = 0;
   new Gauge({
     name: 'inflight_requests',
@@ -140,12 +132,11 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
   });
 
   // Bounded label sets start at zero, so rate() and alerts work before the first event.
-  for (const kind of UPSTREAM_ERROR_KINDS) upstreamErrors.child(kind);
-  for (const result of CACHE_RESULTS) cacheRequests.child(result);
-  for (const kind of LIMIT_KINDS) rateLimited.child(kind);
-  for (const outcome of EARLY_START_OUTCOMES) earlyStarts.child(outcome);
+  for (const result of CACHE_RESULTS) cacheRequests.labels(result).inc(0);
+  for (const kind of LIMIT_KINDS) rateLimited.labels(kind).inc(0);
   for (const component of ['limiter', 'cache']) redisFallbacks.labels(component).inc(0);
   usageDropped.inc(0);
+  upstreamRetries.inc(0);
 
   const storeEvents: StoreEvents = {
     redisFallback: (component) => redisFallbacks.labels(component).inc(),
@@ -155,6 +146,10 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
   return {
     registry,
     storeEvents,
+    /** Providers' error counters start at zero once their names are known. */
+    knowProviders(names: string[]) {
+      for (const p of names) for (const kind of UPSTREAM_ERROR_KINDS) upstreamErrors.labels(p, kind).inc(0);
+    },
     /** The usage-buffer gauge reads this at each scrape. */
     watchUsageBuffer(recorder: { depth(): number }) {
       usageDepth = () => recorder.depth();
@@ -165,28 +160,27 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
     /** Everything one finished request adds; called once per request. */
     requestFinished(o: RequestOutcome) {
       inflight--;
-      const s = o.stats;
       const method = METHODS.has(o.method) ? o.method : 'other';
       const status = String(o.status);
-      httpRequests.child(o.route, method, status).value++;
-      httpDuration.child(o.route, method, status).observe(o.durationMs / 1000);
-      if (o.upstreamCalled) overhead.child(o.route).observe(o.overheadMs / 1000);
+      httpRequests.labels(o.route, method, status).inc();
+      httpDuration.labels(o.route, method, status).observe(o.durationMs / 1000);
+      if (o.upstreamCalled) overhead.labels(o.route).observe(o.overheadMs / 1000);
       // A batch is one HTTP request but many model calls: those are counted per item.
-      for (const item of s.items ?? [s]) {
-        const accepted = item.cache === 'hit' || (item.upstreamStatus !== undefined && item.upstreamStatus < 300);
-        const model = models.label(item.model, accepted);
-        if (item.upstreamStatus !== undefined || item.upstreamError !== undefined) {
-          const upstreamStatus = item.upstreamStatus !== undefined ? String(item.upstreamStatus) : (item.upstreamError as string);
-          upstreamDuration.child(model, upstreamStatus).observe(item.upstreamMs / 1000);
+      for (const call of o.stats.items ?? [o.stats]) {
+        const accepted = call.cache === 'hit' || (call.upstreamStatus !== undefined && call.upstreamStatus < 300);
+        const model = models.label(call.model, accepted);
+        const provider = call.provider ?? 'none';
+        if (call.attempts > 0 || call.upstreamStatus !== undefined || call.upstreamError !== undefined) {
+          const upstreamStatus = call.upstreamStatus !== undefined ? String(call.upstreamStatus) : (call.upstreamError ?? 'none');
+          upstreamDuration.labels(provider, call.deployment ?? 'none', upstreamStatus).observe(call.upstreamMs / 1000);
         }
-        if (item.upstreamError !== undefined) upstreamErrors.child(item.upstreamError).value++;
-        upstreamRetries.value += item.retries;
-        if (item.ttftMs !== undefined) ttft.child(model).observe(item.ttftMs / 1000);
-        if (item.promptTokens > 0) tokens.child(model, 'prompt').value += item.promptTokens;
-        if (item.completionTokens > 0) tokens.child(model, 'completion').value += item.completionTokens;
-        if (item.cache !== undefined) cacheRequests.child(item.cache).value++;
-        if (item.rateLimited !== undefined) rateLimited.child(item.rateLimited).value++;
-        if (item.earlyStart !== undefined) earlyStarts.child(item.earlyStart).value++;
+        if (call.upstreamError !== undefined) upstreamErrors.labels(provider, call.upstreamError).inc();
+        if (call.retries > 0) upstreamRetries.inc(call.retries);
+        if (call.ttftMs !== undefined) ttft.labels(model).observe(call.ttftMs / 1000);
+        if (call.promptTokens > 0) tokens.labels(model, 'prompt').inc(call.promptTokens);
+        if (call.completionTokens > 0) tokens.labels(model, 'completion').inc(call.completionTokens);
+        if (call.cache !== undefined) cacheRequests.labels(call.cache).inc();
+        if (call.rateLimited !== undefined) rateLimited.labels(call.rateLimited).inc();
       }
     },
   };

@@ -1,4 +1,4 @@
-import type { RequestStats } from '../lib/request-stats';
+import { emptyOutcome, type CallOutcome } from '../pipeline/outcome';
 
 /** The status recorded for a request whose caller hung up before the answer was complete (nginx's). */
 export const CLIENT_CLOSED = 499;
@@ -9,7 +9,7 @@ export const UNMATCHED_ROUTE = 'unmatched';
 /** Liveness and readiness probes: counted by Prometheus, kept out of the CloudWatch request metrics. */
 export const PROBE_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready']);
 
-/** What one finished request did: computed once, then read by the metrics, EMF and the access log. */
+/** What one finished HTTP request did: computed once, then read by the metrics, EMF and the access log. */
 export interface RequestOutcome {
   /** The route template (`/admin/keys/:id`), never the raw URL; `unmatched` for 404s. */
   route: string;
@@ -17,22 +17,22 @@ export interface RequestOutcome {
   /** The status sent, or 499 when the caller left before the answer was complete. */
   status: number;
   durationMs: number;
-  /** Whether the upstream was called (answered, failed or timed out). */
+  /** Whether a provider was called (answered, failed or timed out). */
   upstreamCalled: boolean;
-  /** Our own time: duration minus time waiting on the upstream, ≥ 0; only when the upstream was called. */
+  /** Our own time: duration minus time waiting on providers, ≥ 0; only when a provider was called. */
   overheadMs: number;
-  stats: RequestStats;
+  /** The model call the pipeline returned (empty for routes that make none). */
+  stats: CallOutcome;
 }
 
-/** Builds the outcome from the request's stats at the moment its response closed. */
 export function requestOutcome(
   route: string,
   method: string,
   status: number,
   durationMs: number,
-  stats: RequestStats,
+  call: CallOutcome = emptyOutcome(),
 ): RequestOutcome {
-  const upstreamCalled = stats.upstreamStatus !== undefined || stats.upstreamError !== undefined;
-  const overheadMs = upstreamCalled ? Math.max(0, durationMs - stats.upstreamMs) : 0;
-  return { route, method, status, durationMs, upstreamCalled, overheadMs, stats };
+  const upstreamCalled = call.attempts > 0 || call.upstreamStatus !== undefined || call.upstreamError !== undefined;
+  const overheadMs = upstreamCalled ? Math.max(0, durationMs - call.upstreamMs) : 0;
+  return { route, method, status, durationMs, upstreamCalled, overheadMs, stats: call };
 }

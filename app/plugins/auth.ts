@@ -25,7 +25,6 @@ export function requireClientKey(authenticator: Authenticator): preHandlerAsyncH
   return async function clientKey(request: FastifyRequest, _reply: FastifyReply) {
     const key = await authenticator.authenticate(presentedKey(request.headers));
     request.apiKey = key;
-    request.stats.keyId = key.id;
   };
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { ApiError, InternalError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../errors';
+import { anthropicErrorBody, ApiError, InternalError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../errors';
 import { isStoreOutage, StoreUnavailableError } from '../stores/errors';
 
 /** Maps Fastify's own errors (body parsing, limits) to the API's error vocabulary. */
@@ -68,7 +68,12 @@ export function errorHandler(app: FastifyInstance, bodyLimit: number) {
     // unread resets it, which can destroy this answer before the caller reads it: drop the rest first.
     if (apiError instanceof PayloadTooLargeError) await discardRest(request.raw, 64 * bodyLimit, 10_000);
     if (reply.sent || reply.raw.headersSent) return;
-    reply.code(apiError.status).headers(apiError.headers).type('application/json').send(apiError.toBody());
+    const anthropic = request.routeOptions.config?.errorShape === 'anthropic';
+    reply
+      .code(apiError.status)
+      .headers(apiError.headers)
+      .type('application/json')
+      .send(anthropic ? anthropicErrorBody(apiError) : apiError.toBody());
   });
 
   app.setNotFoundHandler((request, reply) => {

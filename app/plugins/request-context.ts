@@ -3,13 +3,18 @@ import { performance } from 'node:perf_hooks';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { InvalidRequestError, ServiceUnavailableError } from '../errors';
-import { newRequestStats, type RequestStats } from '../lib/request-stats';
+import type { CallOutcome } from '../pipeline/outcome';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** performance.now() when the request arrived. */
     startedAt: number;
-    stats: RequestStats;
+    /** The model call's outcome, set by routes that run the pipeline; settles when the call is over. */
+    callOutcome?: Promise<CallOutcome>;
+  }
+  interface FastifyContextConfig {
+    /** Errors on this route in OpenAI's shape (default) or Anthropic's (`/v1/messages`). */
+    errorShape?: 'openai' | 'anthropic';
   }
 }
 
@@ -29,11 +34,10 @@ export interface Lifecycle {
 /** Per-request state, the request id header, and the 503 answer while the process drains. */
 export function requestContext(app: FastifyInstance, lifecycle: Lifecycle) {
   app.decorateRequest('startedAt', 0);
-  app.decorateRequest('stats', null as unknown as RequestStats);
+  app.decorateRequest('callOutcome', undefined);
   // A callback hook, not an async one: no promise per request on the hot path.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     request.startedAt = performance.now();
-    request.stats = newRequestStats();
     reply.header('x-request-id', request.id);
     // Node's own check (off, see app.ts) answers this with an empty body; ours speaks ErrorResponse.
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {

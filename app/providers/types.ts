@@ -27,6 +27,15 @@ export interface ProviderRequest {
   headers: Record<string, string>;
 }
 
+export interface ObjectRequest {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Below the provider's base URL, query string included: `/responses/resp_1/input_items?limit=5`. */
+  path: string;
+  body?: string;
+  signal: AbortSignal;
+  headers: Record<string, string>;
+}
+
 /** One server-sent event: `event:` name (Anthropic, Responses) and its `data:` payload. */
 export interface StreamEvent {
   event?: string;
@@ -59,6 +68,12 @@ export interface ProviderAdapter {
   supports(surface: Surface): boolean;
   /** One attempt: no retries inside (the router retries, bounded, across deployments). */
   send(req: ProviderRequest): Promise<ProviderResponse>;
+  /**
+   * OpenAI-compatible providers: a call on something other than a model, passed through as is —
+   * a stored object (`GET /responses/{id}`, `DELETE …`, `POST …/cancel`) or the model list
+   * (`GET /models`). Same error mapping as `send`.
+   */
+  objectRequest?(req: ObjectRequest): Promise<ProviderResponse>;
   /** Readiness: resolves when the provider looks reachable; must be cheap and bounded in time. */
   probe(): Promise<void>;
   close(): Promise<void>;

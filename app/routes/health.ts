@@ -5,12 +5,10 @@ import type { Readiness } from '../services/readiness';
 export function healthRoutes(app: FastifyInstance, readiness: Readiness, lifecycle: Lifecycle) {
   // Liveness: no dependency calls, so a slow database never gets a healthy task killed.
   app.get('/health', async (request) => {
-    request.stats.route = '/health';
     return { status: 'ok' };
   });
 
   app.get('/ready', async (request, reply) => {
-    request.stats.route = '/ready';
     const report = await readiness.check();
     const ready = report.ready && !lifecycle.draining;
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: report.checks });

@@ -9,9 +9,9 @@ const message = z.looseObject({
   role: z.string().min(1),
 });
 
-const tokenCount = z.number().int().min(1).max(10_000_000);
+export const tokenCount = z.number().int().min(1).max(10_000_000);
 /** Model ids are names, and they reach logs and the usage table (Postgres text refuses NUL). */
-const modelId = z
+export const modelId = z
   .string()
   .min(1)
   .max(256)

@@ -1,6 +1,5 @@
 import { QuotaExceededError, RateLimitError } from '../errors';
-import type { RequestStats } from '../lib/request-stats';
-import type { ApiKeyRecord, LimitDecision, RateLimiter } from '../stores/types';
+import type { ApiKeyRecord, LimitDecision, LimitKind, RateLimiter } from '../stores/types';
 
 export interface LimitDefaults {
   rpm: number;
@@ -46,7 +45,7 @@ export async function reserve(
   tokens: number,
   defaults: LimitDefaults,
   onReconcileError?: (err: unknown) => void,
-  stats?: Pick<RequestStats, 'rateLimited'>,
+  stats?: { rateLimited?: LimitKind },
 ): Promise<Reservation> {
   const rpm = key.rpm ?? defaults.rpm;
   const tpm = key.tpm ?? defaults.tpm;

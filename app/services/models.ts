@@ -1,76 +1,79 @@
-import { performance } from 'node:perf_hooks';
-import { newRequestStats, type RequestStats } from '../lib/request-stats';
-import type { UpstreamClient } from '../upstream/client';
 import { UpstreamError } from '../errors';
-import { forward, readJsonBody } from '../upstream/forward';
+import type { ProviderAdapter } from '../providers/types';
+import type { Router } from '../routing/router';
+
+export interface ModelEntry {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+}
 
 export interface ModelList {
   object: 'list';
-  data: Array<{ id: string; object: string; created: number; owned_by: string }>;
-}
-
-export interface ProbeResult {
-  ok: boolean;
-  latency_ms: number;
-  error?: string;
+  data: ModelEntry[];
 }
 
 export interface ModelCatalog {
-  /** The upstream's model list, fetched at most once per TTL and shared by concurrent callers. */
-  list(stats?: RequestStats): Promise<ModelList>;
-  /** Readiness view of the upstream: the last fetch's outcome, refreshed at most once per TTL. */
-  probe(): Promise<ProbeResult>;
+  /** The public names, plus what a `*` route's providers list; fetched at most once per TTL. */
+  list(): Promise<ModelList>;
+  /** One model by its public name, or undefined. */
+  get(id: string): Promise<ModelEntry | undefined>;
 }
 
-export function createModelCatalog(opts: { upstream: UpstreamClient; ttlMs?: number; now?: () => number }): ModelCatalog {
+async function providerModels(p: ProviderAdapter, timeoutMs: number): Promise<ModelEntry[]> {
+  if (!p.objectRequest) return [];
+  const res = await p.objectRequest({ method: 'GET', path: '/models', signal: AbortSignal.timeout(timeoutMs), headers: {} });
+  if (res.kind !== 'json') return [];
+  const list = JSON.parse(res.body) as { data?: unknown };
+  if (!Array.isArray(list.data)) throw new UpstreamError('The upstream model server sent a malformed model list.');
+  return list.data
+    .filter((m): m is { id: string; created?: number; owned_by?: string } => typeof (m as { id?: unknown })?.id === 'string')
+    .map((m) => ({ id: m.id, object: 'model', created: m.created ?? 0, owned_by: m.owned_by ?? p.name }));
+}
+
+/**
+ * The model names callers can use: every public name of the routing document (owned_by: its first
+ * deployment's provider) and, when `*` routes the rest, the models its providers list.
+ */
+export function createModelCatalog(opts: { router: Router; ttlMs?: number; timeoutMs?: number; now?: () => number }): ModelCatalog {
   const ttl = opts.ttlMs ?? 30_000;
   const now = opts.now ?? Date.now;
+  const timeoutMs = opts.timeoutMs ?? 5000;
   let cached: { list: ModelList; at: number } | undefined;
-  let lastProbe: { result: ProbeResult; at: number } | undefined;
   let inflight: Promise<ModelList> | undefined;
 
-  async function fetchList(stats: RequestStats): Promise<ModelList> {
-    const started = performance.now();
-    try {
-      const res = await forward(opts.upstream, { method: 'GET', path: '/models' }, stats);
-      const list = (await readJsonBody(res, stats)).json as ModelList;
-      if (!list || !Array.isArray(list.data)) {
-        throw new UpstreamError('The upstream model server sent a malformed model list.');
-      }
-      cached = { list, at: now() };
-      lastProbe = { result: { ok: true, latency_ms: Math.round(performance.now() - started) }, at: now() };
-      return list;
-    } catch (err) {
-      lastProbe = {
-        result: { ok: false, latency_ms: Math.round(performance.now() - started), error: describe(err) },
-        at: now(),
-      };
-      throw err;
+  async function fetchList(): Promise<ModelList> {
+    const named: ModelEntry[] = opts.router.names().map((n) => ({ id: n.name, object: 'model', created: 0, owned_by: n.ownedBy }));
+    const catchAll = opts.router.catchAll();
+    let listed: ModelEntry[] = [];
+    if (catchAll) {
+      const results = await Promise.allSettled(catchAll.deployments.map((d) => providerModels(d.provider, timeoutMs)));
+      const ok = results.filter((r): r is PromiseFulfilledResult<ModelEntry[]> => r.status === 'fulfilled');
+      if (ok.length === 0 && named.length === 0 && results.length > 0) throw (results[0] as PromiseRejectedResult).reason;
+      listed = ok.flatMap((r) => r.value);
     }
+    const seen = new Set(named.map((m) => m.id));
+    const list: ModelList = { object: 'list', data: [...named, ...listed.filter((m) => !seen.has(m.id) && seen.add(m.id))] };
+    cached = { list, at: now() };
+    return list;
   }
 
-  function refresh(stats: RequestStats): Promise<ModelList> {
-    inflight ??= fetchList(stats).finally(() => {
+  const list = async () => {
+    if (cached && now() - cached.at < ttl) return cached.list;
+    inflight ??= fetchList().finally(() => {
       inflight = undefined;
     });
     return inflight;
-  }
+  };
 
   return {
-    async list(stats = newRequestStats()) {
-      if (cached && now() - cached.at < ttl) return cached.list;
-      return refresh(stats);
-    },
-    async probe() {
-      if (lastProbe && now() - lastProbe.at < ttl) return lastProbe.result;
-      await refresh(newRequestStats()).catch(() => undefined);
-      return lastProbe!.result;
+    list,
+    async get(id) {
+      const plan = opts.router.resolve(id);
+      if (!plan) return undefined;
+      if (plan.route.name !== '*') return { id, object: 'model', created: 0, owned_by: plan.route.deployments[0].provider.name };
+      return (await list()).data.find((m) => m.id === id);
     },
   };
-}
-
-/** Public, coarse: the upstream's own message may name hosts. */
-function describe(err: unknown): string {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' ? code : 'upstream_error';
 }

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { ProbeResult } from './models';
+import type { ProbeResult } from './provider-probe';
 
 export interface ReadinessReport {
   ready: boolean;

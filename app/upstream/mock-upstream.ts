@@ -17,11 +17,26 @@ import {
   type EmbeddingRequest,
   type MockOptions,
 } from './mock-responses';
+import type { ResponsesRequest } from '../translate/types';
+import { mockCompletion, mockCompletionChunks, mockModeration, type CompletionRequest } from './mock-legacy';
+import { mockResponse, mockResponseEvents } from './mock-responses-api';
 import { DONE_EVENT, frameEvent } from './sse';
 
 export type MockReply =
   | { kind: 'json'; status: number; body: unknown }
-  | { kind: 'sse'; chunks: unknown[] };
+  /**
+   * `named`: each chunk is a Responses event, written with its `event:` name (its `type`) and no
+   * closing `[DONE]`, as OpenAI streams /v1/responses.
+   */
+  | { kind: 'sse'; chunks: unknown[]; named?: boolean };
+
+const POST_ROUTES = new Set([
+  'POST /v1/chat/completions',
+  'POST /v1/embeddings',
+  'POST /v1/responses',
+  'POST /v1/completions',
+  'POST /v1/moderations',
+]);
 
 /** Request bodies past this are refused; the gateway's own limit is far lower. */
 export const MOCK_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
@@ -51,7 +66,7 @@ export function mockReply(method: string, url: string, raw: string, opts: MockOp
           body: errorResponse(`The model '${id}' does not exist`, 'invalid_request_error', 'model', 'model_not_found'),
         };
   }
-  if (route !== 'POST /v1/chat/completions' && route !== 'POST /v1/embeddings') {
+  if (!POST_ROUTES.has(route)) {
     return { kind: 'json', status: 404, body: errorResponse(`Invalid URL (${route})`, 'invalid_request_error') };
   }
 
@@ -62,8 +77,28 @@ export function mockReply(method: string, url: string, raw: string, opts: MockOp
     return invalid('We could not parse the JSON body of your request. The API expects a JSON payload.');
   }
   if (!isObject(body)) return invalid('The request body must be a JSON object.');
+  if (path === '/v1/moderations') {
+    if (body.input === undefined || body.input === null || body.input === '') {
+      return invalid("'input' is a required property", 'input');
+    }
+    return { kind: 'json', status: 200, body: mockModeration(body) };
+  }
   if (typeof body.model !== 'string' || body.model === '') {
     return invalid('you must provide a model parameter', 'model');
+  }
+  if (path === '/v1/responses') {
+    if (body.input === undefined && body.instructions === undefined) return invalid("'input' is required", 'input');
+    const request = body as ResponsesRequest;
+    return body.stream === true
+      ? { kind: 'sse', chunks: mockResponseEvents(request, opts), named: true }
+      : { kind: 'json', status: 200, body: mockResponse(request, opts) };
+  }
+  if (path === '/v1/completions') {
+    if (body.prompt === undefined || body.prompt === null) return invalid("'prompt' is a required property", 'prompt');
+    const request = body as CompletionRequest;
+    return body.stream === true
+      ? { kind: 'sse', chunks: mockCompletionChunks(request, opts) }
+      : { kind: 'json', status: 200, body: mockCompletion(request, opts) };
   }
 
   if (path === '/v1/embeddings') {
@@ -125,19 +160,24 @@ export function startEventStream(res: ServerResponse): void {
   res.flushHeaders();
 }
 
-export function writeEvent(res: ServerResponse, data: unknown): void {
-  res.write(frameEvent(typeof data === 'string' ? data : JSON.stringify(data)));
+export function writeEvent(res: ServerResponse, data: unknown, named = false): void {
+  const text = frameEvent(typeof data === 'string' ? data : JSON.stringify(data));
+  const name = named ? (data as { type?: unknown }).type : undefined;
+  res.write(typeof name === 'string' ? `event: ${name}\n${text}` : text);
 }
 
-/** Writes each chunk as a `data:` event, then `data: [DONE]`; stops early if the client has gone. */
-export async function sendEventStream(res: ServerResponse, chunks: unknown[], delayMs = 0): Promise<void> {
+/**
+ * Writes each chunk as a `data:` event, then `data: [DONE]` (named Responses events end without
+ * it); stops early if the client has gone.
+ */
+export async function sendEventStream(res: ServerResponse, chunks: unknown[], delayMs = 0, named = false): Promise<void> {
   startEventStream(res);
   for (const chunk of chunks) {
     if (res.destroyed) return;
-    writeEvent(res, chunk);
+    writeEvent(res, chunk, named);
     if (delayMs > 0) await sleep(delayMs);
   }
-  if (!res.destroyed) res.end(DONE_EVENT);
+  if (!res.destroyed) res.end(named ? undefined : DONE_EVENT);
 }
 
 export interface MockUpstreamOptions {
@@ -166,7 +206,7 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
       .then((raw) => {
         const reply = mockReply(req.method ?? 'GET', req.url ?? '/', raw);
         if (reply.kind === 'json') sendJson(res, reply.status, reply.body);
-        else return sendEventStream(res, reply.chunks, opts.streamDelayMs);
+        else return sendEventStream(res, reply.chunks, opts.streamDelayMs, reply.named);
         return undefined;
       })
       .catch((err: unknown) => {

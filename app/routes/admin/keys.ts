@@ -24,7 +24,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function adminKeysRoutes(app: FastifyInstance, keys: KeyStore) {
   app.post('/admin/keys', async (request, reply) => {
-    request.stats.route = '/admin/keys';
     const body = parseBody(createKeyBody, request.body);
     const { record, key } = await keys.create({
       name: body.name,
@@ -38,12 +37,10 @@ export function adminKeysRoutes(app: FastifyInstance, keys: KeyStore) {
   });
 
   app.get('/admin/keys', async (request) => {
-    request.stats.route = '/admin/keys';
     return { object: 'list', data: (await keys.list()).map(keyView) };
   });
 
   app.delete<{ Params: { id: string } }>('/admin/keys/:id', async (request, reply) => {
-    request.stats.route = '/admin/keys/:id';
     const { id } = request.params;
     if (!UUID.test(id) || !(await keys.revoke(id))) throw new NotFoundError(`No live key with id '${id}'.`);
     request.log.info({ keyId: id }, 'api key revoked');

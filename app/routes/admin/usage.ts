@@ -9,7 +9,6 @@ export interface UsageReader {
 
 export function adminUsageRoute(app: FastifyInstance, usage: UsageReader) {
   app.get('/admin/usage', async (request) => {
-    request.stats.route = '/admin/usage';
     const parsed = usageQuery.safeParse(request.query ?? {});
     if (!parsed.success) {
       const param = String(parsed.error.issues[0].path[0] ?? '');

@@ -1,12 +1,23 @@
-import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { NotFoundError } from '../../errors';
 import type { ModelCatalog } from '../../services/models';
 
-/** The upstream's models, narrowed to the key's allow-list. */
-export function modelsRoute(app: FastifyInstance, catalog: ModelCatalog) {
-  app.get('/v1/models', async (request) => {
-    request.stats.route = '/v1/models';
-    const list = await catalog.list(request.stats);
-    const allowed = request.apiKey?.models;
-    return allowed ? { ...list, data: list.data.filter((m) => allowed.includes(m.id)) } : list;
-  });
-}
+/** The model names this key may use: the routing document's, narrowed to the key's allow-list. */
+export const modelsRoute = fp<{ catalog: ModelCatalog }>(
+  async (app, { catalog }) => {
+    app.get('/v1/models', async (request) => {
+      const list = await catalog.list();
+      const allowed = request.apiKey?.models;
+      return allowed ? { ...list, data: list.data.filter((m) => allowed.includes(m.id)) } : list;
+    });
+
+    app.get('/v1/models/*', async (request) => {
+      const id = (request.params as { '*': string })['*'];
+      const allowed = request.apiKey?.models;
+      const model = !allowed || allowed.includes(id) ? await catalog.get(id) : undefined;
+      if (!model) throw new NotFoundError(`The model '${id}' does not exist or you do not have access to it.`, 'model_not_found');
+      return model;
+    });
+  },
+  { name: 'route-models', fastify: '5.x', dependencies: ['client-auth'] },
+);

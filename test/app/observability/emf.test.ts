@@ -1,6 +1,6 @@
 import { EmfAggregator, QuantileSketch, startEmfEmitter, type EmfDocument } from '../../../app/observability/emf';
 import { requestOutcome, type RequestOutcome } from '../../../app/observability/outcome';
-import { newRequestStats, type RequestStats } from '../../../app/lib/request-stats';
+import { emptyOutcome as newRequestStats, type CallOutcome as RequestStats } from '../../../app/pipeline/outcome';
 import { emfProblems, percentile } from './emf-spec';
 
 function outcome(status: number, stats: Partial<RequestStats> = {}, durationMs = 10, route = '/v1/chat/completions'): RequestOutcome {
@@ -86,7 +86,7 @@ describe('EmfAggregator', () => {
     agg.record(outcome(504, { upstreamError: 'timeout', upstreamMs: 1500 }, 1501));
     agg.record(outcome(400, { upstreamStatus: 400, upstreamError: 'status_4xx', upstreamMs: 2 })); // the caller's mistake
     agg.record(outcome(502, { upstreamStatus: 401, upstreamError: 'status_4xx', upstreamMs: 2 })); // our credentials
-    agg.record(outcome(200, { ...upstreamOk, upstreamError: 'stream', streamOutcome: 'error' }));
+    agg.record(outcome(200, { ...upstreamOk, upstreamError: 'stream', stream: 'error' }));
     agg.record(outcome(503, {}));
     agg.record(outcome(200, {}, 1, '/health'));
     agg.record(outcome(503, {}, 1, '/ready'));

@@ -1,0 +1,84 @@
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { Writable } from 'node:stream';
+import type { StreamEvent } from '../providers/types';
+import type { AnyCodec } from '../surfaces/codec';
+import { frameEvent } from './sse-frame';
+import type { Usage } from './usage';
+
+export interface RelayOptions {
+  codec: AnyCodec;
+  body: Record<string, unknown> & { model: string };
+  events: AsyncIterable<StreamEvent>;
+  sink: Writable;
+  /** Aborted when the caller leaves. */
+  signal: AbortSignal;
+  /** Scrubs the text of error events (they may quote the provider's credentials). */
+  scrub: (text: string) => string;
+  startedAt: number;
+}
+
+export interface RelayResult {
+  /** The provider ended the stream properly and everything reached the caller. */
+  completed: boolean;
+  clientClosed: boolean;
+  /** The provider failed the stream (an error event, a cut, a malformed event, silence). */
+  failed: boolean;
+  /** Usage the provider reported, merged over the stream's events. */
+  usage?: Partial<Usage>;
+  /** Payloads sent to the caller, in order: cached when complete, counted when cut short. */
+  sent: string[];
+  /** Every event received, for the cache (the caller may have seen fewer). */
+  received: StreamEvent[];
+  createdIds: string[];
+  ttftMs?: number;
+  bodyMs: number;
+}
+
+/**
+ * Passes a provider's events to the caller as they arrive, in the surface's framing. Notes usage and
+ * created ids, drops the usage-only chunk the caller did not ask for, scrubs error events, and ends
+ * a failed stream with the surface's error event so no client waits on a half-finished answer.
+ */
+export async function relay(o: RelayOptions): Promise<RelayResult> {
+  const started = performance.now();
+  const r: RelayResult = { completed: false, clientClosed: false, failed: false, sent: [], received: [], createdIds: [], bodyMs: 0 };
+  let final = false;
+  const write = async (text: string) => {
+    r.ttftMs ??= performance.now() - o.startedAt;
+    if (!o.sink.write(text)) await once(o.sink, 'drain', { signal: o.signal });
+  };
+  try {
+    for await (const event of o.events) {
+      const info = o.codec.inspectEvent(event, o.body);
+      if (info.usage) r.usage = { ...r.usage, ...info.usage };
+      if (info.createdId) r.createdIds.push(info.createdId);
+      let out = event;
+      if (info.error) {
+        r.failed = true;
+        out = { ...event, data: o.scrub(event.data) };
+      }
+      r.received.push(out);
+      if (info.final) final = true;
+      if (info.drop) continue;
+      r.sent.push(out.data);
+      await write(frameEvent(out));
+    }
+    if (!final && !r.failed) throw new Error('ended early');
+    r.completed = !r.failed;
+  } catch {
+    if (o.signal.aborted) {
+      r.clientClosed = true;
+      r.bodyMs = performance.now() - started;
+      o.sink.destroy();
+      return r;
+    }
+    r.failed = true;
+    if (!o.sink.destroyed) {
+      o.sink.write(frameEvent(o.codec.streamError('The upstream model server failed during the stream.')));
+    }
+  }
+  r.bodyMs = performance.now() - started;
+  o.sink.end();
+  return r;
+}

@@ -1,0 +1,65 @@
+import type { Config } from '../config';
+import type { ProviderConfig, RoutingDocument } from '../routing/document';
+import { createOpenAIProvider } from './openai';
+import type { ProviderAdapter } from './types';
+
+export interface ProviderRegistryDeps {
+  config: Pick<Config, 'UPSTREAM_TIMEOUT_MS' | 'UPSTREAM_IDLE_TIMEOUT_MS' | 'UPSTREAM_MAX_CONNECTIONS' | 'AWS_REGION'>;
+  env: NodeJS.ProcessEnv;
+  readSecret(secretId: string): Promise<string>;
+  /** The offline mock's base URL, started only when a `mock` provider is configured. */
+  startMock(): Promise<string>;
+}
+
+export interface ProviderRegistry {
+  byName: Map<string, ProviderAdapter>;
+  /** Every credential the providers hold: errors and logs are scrubbed of them. */
+  secrets: string[];
+}
+
+async function keyOf(p: { api_key_env?: string; api_key_secret_id?: string }, deps: ProviderRegistryDeps) {
+  if (p.api_key_secret_id) return deps.readSecret(p.api_key_secret_id);
+  return p.api_key_env ? deps.env[p.api_key_env]?.trim() || undefined : undefined;
+}
+
+async function create(name: string, p: ProviderConfig, deps: ProviderRegistryDeps): Promise<{ adapter: ProviderAdapter; secret?: string }> {
+  const timeouts = { timeoutMs: deps.config.UPSTREAM_TIMEOUT_MS, idleTimeoutMs: deps.config.UPSTREAM_IDLE_TIMEOUT_MS };
+  switch (p.type) {
+    case 'openai': {
+      const apiKey = await keyOf(p, deps);
+      const adapter = createOpenAIProvider({
+        name,
+        baseUrl: p.base_url,
+        apiKey,
+        authHeader: p.auth_header,
+        headers: p.headers,
+        maxConnections: deps.config.UPSTREAM_MAX_CONNECTIONS,
+        ...timeouts,
+      });
+      return { adapter, secret: apiKey };
+    }
+    case 'anthropic': {
+      const apiKey = await keyOf(p, deps);
+      void apiKey;
+      throw new Error('TEMPORARY: anthropic adapter not merged yet');
+    }
+    case 'bedrock':
+      throw new Error('TEMPORARY: bedrock adapter not merged yet');
+    case 'mock': {
+      const baseUrl = await deps.startMock();
+      return { adapter: createOpenAIProvider({ name, baseUrl, type: 'mock', ...timeouts }) };
+    }
+  }
+}
+
+/** One adapter per provider of the routing document, credentials read once at boot. */
+export async function createProviders(doc: RoutingDocument, deps: ProviderRegistryDeps): Promise<ProviderRegistry> {
+  const byName = new Map<string, ProviderAdapter>();
+  const secrets: string[] = [];
+  for (const [name, p] of Object.entries(doc.providers)) {
+    const { adapter, secret } = await create(name, p, deps);
+    byName.set(name, adapter);
+    if (secret) secrets.push(secret);
+  }
+  return { byName, secrets };
+}

@@ -1,0 +1,68 @@
+import { estimateJsonTokens } from '../lib/tokens';
+import { chatCompletionBody, type ChatCompletionBody } from '../schemas/requests';
+import type { SurfaceCodec } from './codec';
+import { field, isErrorPayload, mayHoldUsage, parseObject } from './sse-data';
+import { fromOpenAIUsage } from './usage-shapes';
+
+/** POST /v1/chat/completions */
+export const chatCodec: SurfaceCodec<ChatCompletionBody> = {
+  surface: 'chat',
+  route: '/v1/chat/completions',
+  errorShape: 'openai',
+  schema: chatCompletionBody,
+
+  shape(body, defaultReserve) {
+    const perChoice = body.max_completion_tokens ?? body.max_tokens ?? defaultReserve;
+    return {
+      model: body.model,
+      stream: body.stream === true,
+      inputTokens: estimateJsonTokens(body.messages) + (body.tools ? estimateJsonTokens(body.tools) : 0),
+      maxOutputTokens: perChoice * (body.n ?? 1),
+      // An explicit temperature 0 (absent means 1) and one choice: the same question, the same answer.
+      cacheable: body.temperature === 0 && (body.n ?? 1) === 1,
+    };
+  },
+
+  upstreamBody(body) {
+    // Streams always ask for usage so tokens can be counted; the extra chunk is dropped again for
+    // callers that did not ask for it.
+    if (body.stream !== true) return body;
+    return { ...body, stream_options: { ...(body.stream_options ?? {}), include_usage: true } };
+  },
+
+  usageFromJson: (json) => fromOpenAIUsage(field(json, 'usage')),
+
+  inspectEvent({ data }, body) {
+    if (data === '[DONE]') return { final: true };
+    if (isErrorPayload(data)) return { error: true };
+    if (!mayHoldUsage(data)) return {};
+    const chunk = parseObject(data);
+    const usage = fromOpenAIUsage(chunk?.usage);
+    if (!usage) return {};
+    const usageOnly = Array.isArray(chunk?.choices) && chunk.choices.length === 0;
+    return { usage, drop: usageOnly && body.stream_options?.include_usage !== true };
+  },
+
+  streamText: (events) => chatStreamText(events),
+
+  streamError: (message) => ({
+    data: JSON.stringify({ error: { message, type: 'api_error', param: null, code: 'upstream_error' } }),
+  }),
+};
+
+/** The text a chat stream has delivered: what a stream cut short is charged for. */
+export function chatStreamText(events: readonly string[]): string {
+  let text = '';
+  for (const data of events) {
+    const choices = field(parseObject(data), 'choices');
+    if (!Array.isArray(choices)) continue;
+    for (const c of choices) {
+      const delta = field(c, 'delta');
+      const content = field(delta, 'content');
+      if (typeof content === 'string') text += content;
+      const tools = field(delta, 'tool_calls');
+      if (Array.isArray(tools)) for (const t of tools) text += String(field(field(t, 'function'), 'arguments') ?? '');
+    }
+  }
+  return text;
+}

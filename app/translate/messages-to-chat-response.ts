@@ -1,0 +1,35 @@
+/** An Anthropic Messages response → a chat completion (chat callers on Claude). */
+import { finishFromStopReason } from './stop-reasons';
+import { chatUsage, usageFromMessages } from './usage';
+import type { ChatCompletion, ChatToolCall, MessagesResponse } from './types';
+
+export function chatIdFrom(messageId: string | undefined): string {
+  return `chatcmpl-${(messageId ?? '').replace(/^msg_/, '')}`;
+}
+
+export function messagesToChatResponse(msg: MessagesResponse, created = Math.floor(Date.now() / 1000)): ChatCompletion {
+  const text: string[] = [];
+  const calls: ChatToolCall[] = [];
+  for (const block of msg.content ?? []) {
+    if (block.type === 'text') text.push(block.text);
+    else if (block.type === 'tool_use') {
+      calls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
+    }
+    // thinking blocks have no place in a chat completion
+  }
+  const message: ChatCompletion['choices'][number]['message'] = {
+    role: 'assistant',
+    content: text.length ? text.join('') : null,
+    refusal: null,
+    annotations: [],
+  };
+  if (calls.length) message.tool_calls = calls;
+  return {
+    id: chatIdFrom(msg.id),
+    object: 'chat.completion',
+    created,
+    model: msg.model,
+    choices: [{ index: 0, message, logprobs: null, finish_reason: finishFromStopReason(msg.stop_reason) }],
+    usage: chatUsage(usageFromMessages(msg.usage ?? { input_tokens: 0, output_tokens: 0 })),
+  };
+}

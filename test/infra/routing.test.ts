@@ -1,3 +1,5 @@
+import { loadRoutingDocument } from '../../app/routing/document';
+import { STAGES } from '../../lib/config';
 import { bedrockModels, bedrockResourceArns, inferenceProfilePrefix, providerKeyEnvs, providerSecretIds, RoutingDocument } from '../../lib/routing';
 
 const doc: RoutingDocument = {
@@ -41,5 +43,14 @@ describe('routing document → infrastructure', () => {
         'arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0',
       ].sort(),
     );
+  });
+});
+
+describe('the routing document each stage passes as MODELS_CONFIG', () => {
+  test.each(['dev', 'staging', 'prod'] as const)('%s parses with the app own schema', (name) => {
+    const inline = JSON.stringify(STAGES[name].routing);
+    const parsed = loadRoutingDocument({ inline })!;
+    expect(Object.keys(parsed.providers)).toEqual(Object.keys(STAGES[name].routing.providers));
+    expect(Object.keys(parsed.models)).toEqual(Object.keys(STAGES[name].routing.models));
   });
 });

@@ -19,7 +19,7 @@ import { createReadiness } from './services/readiness';
 import { createFailSafeCache } from './stores/cache-fail-safe';
 import { createMemoryCache } from './stores/cache-memory';
 import { createRedisCache } from './stores/cache-redis';
-import { createPgliteDb, createPostgresDb } from './stores/db';
+import { createPgliteDb, createPostgresDb, databasePassword } from './stores/db';
 import { createKeyStore } from './stores/keys';
 import { createFailOpenLimiter } from './stores/limiter-fail-open';
 import { createMemoryLimiter } from './stores/limiter-memory';
@@ -36,6 +36,8 @@ import { startMockUpstream } from './upstream/mock-upstream';
 export interface StoreEvents {
   redisFallback?(component: 'limiter' | 'cache'): void;
   usageDropped?(count: number): void;
+  /** A budget counter Redis lost could not be re-seeded from the usage table (counted and alarmed). */
+  budgetReseedFailed?(): void;
 }
 
 export interface Services {
@@ -52,6 +54,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Db> 
       connectionString: config.DATABASE_URL,
       max: config.DATABASE_POOL_SIZE,
       onError: throttled(logger, 'postgres connection error'),
+      password: databasePassword(config),
     });
   }
   logger.info({ dataDir: config.DATA_DIR }, 'no DATABASE_URL: using the embedded PGlite database');

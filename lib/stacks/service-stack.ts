@@ -154,6 +154,10 @@ export class LlmApiServiceStack extends Stack {
     const dashboard = new Dashboard(this, 'Dashboard', { dashboardName: prefix, signals, alarms: this.alarms.alarms });
 
     new CfnOutput(this, 'ApiUrl', { value: this.loadBalancer.url, description: 'Base URL of the API (OpenAI baseURL is this + /v1)' });
+    new CfnOutput(this, 'LoadBalancerDnsName', {
+      value: this.loadBalancer.loadBalancer.loadBalancerDnsName,
+      description: 'Point the domain here (CNAME or alias) when no hosted zone is configured',
+    });
     new CfnOutput(this, 'ClusterName', { value: this.apiService.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.apiService.service.serviceName });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });

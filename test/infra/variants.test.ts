@@ -55,6 +55,7 @@ describe('HTTPS when a domain and certificate come from context (-c domainName -
       HostedZoneId: 'Z0123456789ABC',
     });
     template.hasOutput('ApiUrl', { Value: 'https://llm.example.com' });
+    template.hasOutput('LoadBalancerDnsName', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LoadBalancerAlb'), 'DNSName'] } });
   });
 });
 

@@ -30,7 +30,6 @@ import { createUsageQuery } from './stores/usage-query';
 import { createObjectOwners } from './stores/object-owners';
 import { createUsageRecorder, type UsageRecorder } from './stores/usage-recorder';
 import { startRetention } from './stores/usage-retention';
-import { startMockUpstream } from './upstream/mock-upstream';
 
 /** Callbacks the stores report degraded service through (counted by the metrics, logged here). */
 export interface StoreEvents {
@@ -160,20 +159,20 @@ export async function createServices(
     config,
     env: process.env,
     readSecret: (id) => readSecret(id, config.AWS_REGION),
-    async startMock() {
-      const mock = await startMockUpstream();
-      closers.push(() => mock.close());
-      logger.warn(
-        { upstream: mock.url },
-        'NO UPSTREAM CONFIGURED: answering from the built-in offline mock. Set OPENAI_API_KEY (and OPENAI_BASE_URL) or MODELS_FILE for real models.',
-      );
-      return mock.url;
-    },
   });
   for (const p of providers.byName.values()) closers.push(() => p.close());
+  if ([...providers.byName.values()].some((p) => p.type === 'mock')) {
+    logger.warn(
+      'NO UPSTREAM CONFIGURED: answering from the built-in offline mock. Set OPENAI_API_KEY (and OPENAI_BASE_URL) or MODELS_FILE for real models.',
+    );
+  }
   const limits = { rpm: config.DEFAULT_RPM, tpm: config.DEFAULT_TPM };
   const router = createRouter({
-    routes: buildRoutes(doc, providers.byName),
+    routes: buildRoutes(doc, providers.byName, {
+      failureThreshold: config.CIRCUIT_FAILURE_THRESHOLD,
+      coolDownMs: config.CIRCUIT_COOLDOWN_MS,
+      maxCoolDownMs: config.CIRCUIT_MAX_COOLDOWN_MS,
+    }),
     maxAttempts: config.UPSTREAM_MAX_RETRIES + 1,
     maxInflightPerProvider: 2 * config.UPSTREAM_MAX_CONNECTIONS,
     // A deployment's rpm/tpm (the provider account's limits) are counted like a key's, under its own id.

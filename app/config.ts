@@ -56,6 +56,12 @@ export const configSchema = z.object({
   /** Provider calls per caller request beyond the first, over deployments and fallbacks. */
   UPSTREAM_MAX_RETRIES: int(0).max(10).default(2),
   UPSTREAM_MAX_CONNECTIONS: int(1).default(1024),
+  /** Consecutive failures after which a deployment cools down (its circuit opens). */
+  CIRCUIT_FAILURE_THRESHOLD: int(1).default(5),
+  /** How long a deployment cools down when its provider said nothing about how long. */
+  CIRCUIT_COOLDOWN_MS: int(0).default(30_000),
+  /** The longest cool-down a provider's retry-after can impose on a deployment. */
+  CIRCUIT_MAX_COOLDOWN_MS: int(0).default(300_000),
   /** Image inputs travel as data URLs inside the JSON body: a few megabytes is ordinary. */
   BODY_LIMIT_BYTES: int(1024).default(33_554_432),
   /** Allowed browser origins, comma-separated; unset: no CORS headers at all. */

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
+import { ApiError } from '../errors';
 import type { StreamEvent } from '../providers/types';
 import type { AnyCodec } from '../surfaces/codec';
 import { frameEvent } from './sse-frame';
@@ -35,6 +36,13 @@ export interface RelayResult {
   bodyMs: number;
 }
 
+class StreamFailure extends Error {}
+
+/** Cheap shape check, not a parse: the caller's SDK parses it anyway. */
+function looksLikeJson(data: string): boolean {
+  return data.charCodeAt(0) === 123 /* { */ && data.charCodeAt(data.length - 1) === 125; /* } */
+}
+
 /**
  * Passes a provider's events to the caller as they arrive, in the surface's framing. Notes usage and
  * created ids, drops the usage-only chunk the caller did not ask for, scrubs error events, and ends
@@ -50,6 +58,9 @@ export async function relay(o: RelayOptions): Promise<RelayResult> {
   };
   try {
     for await (const event of o.events) {
+      // Every surface's events carry JSON objects (or [DONE]): anything else would break the
+      // caller's parser, so it ends the stream as the provider's failure.
+      if (!looksLikeJson(event.data) && event.data !== '[DONE]') throw new StreamFailure('The upstream model server sent a malformed event.');
       const info = o.codec.inspectEvent(event, o.body);
       if (info.usage) r.usage = { ...r.usage, ...info.usage };
       if (info.createdId) r.createdIds.push(info.createdId);
@@ -64,9 +75,9 @@ export async function relay(o: RelayOptions): Promise<RelayResult> {
       r.sent.push(out.data);
       await write(frameEvent(out));
     }
-    if (!final && !r.failed) throw new Error('ended early');
+    if (!final && !r.failed) throw new StreamFailure('The upstream model server ended the stream early.');
     r.completed = !r.failed;
-  } catch {
+  } catch (err) {
     if (o.signal.aborted) {
       r.clientClosed = true;
       r.bodyMs = performance.now() - started;
@@ -75,7 +86,12 @@ export async function relay(o: RelayOptions): Promise<RelayResult> {
     }
     r.failed = true;
     if (!o.sink.destroyed) {
-      o.sink.write(frameEvent(o.codec.streamError('The upstream model server failed during the stream.')));
+      // Our own words only: an adapter's ApiError messages are written by us, never the provider's text.
+      const message =
+        err instanceof StreamFailure || (err instanceof ApiError && err.status >= 500)
+          ? err.message
+          : 'The upstream model server failed during the stream.';
+      o.sink.write(frameEvent(o.codec.streamError(message)));
     }
   }
   r.bodyMs = performance.now() - started;

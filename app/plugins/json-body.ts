@@ -36,6 +36,11 @@ export function jsonBody(app: FastifyInstance) {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(['application/json', '*'], { parseAs: 'buffer' }, (req, body, done) => {
+    // No route: the answer is 404 whatever the body holds (a multipart upload is not a bad JSON body).
+    if (req.is404) {
+      done(null, undefined);
+      return;
+    }
     let text: string;
     try {
       text = utf8.decode(body as Buffer);

@@ -40,8 +40,8 @@ export function errorForStatus(
   secrets: ReadonlyArray<string | undefined>,
   normalise: (status: number, text: string) => ErrorBody = normaliseErrorBody,
 ): ApiError {
-  if (status >= 500) return new UpstreamError(`The upstream model server answered ${status}.`);
-  if (status === 401 || status === 403) return new UpstreamError(CREDENTIALS_REFUSED);
+  if (status >= 500) return new UpstreamError(`The upstream model server answered ${status}.`, status);
+  if (status === 401 || status === 403) return new UpstreamError(CREDENTIALS_REFUSED, status);
   const headers: Record<string, string> = retryAfter ? { 'retry-after': retryAfter } : {};
   return new UpstreamClientError(status, scrubBody(normalise(status, text), secrets), headers);
 }

@@ -1,9 +1,10 @@
 /**
  * The built-in offline upstream as a provider: the mock HTTP server (app/upstream/mock-upstream.ts)
- * started on a loopback port, reached through the OpenAI adapter like any other server, so the
- * offline path exercises the same code as production.
+ * on a loopback port, reached through the OpenAI adapter like any other server, so the offline
+ * path runs the same code as production. The server starts on first use, so building the
+ * provider from configuration stays synchronous.
  */
-import { startMockUpstream } from '../upstream/mock-upstream';
+import { startMockUpstream, type MockUpstream } from '../upstream/mock-upstream';
 import { createOpenAIProvider } from './openai';
 import type { ProviderAdapter } from './types';
 
@@ -18,23 +19,32 @@ export interface MockProviderOptions {
   idleTimeoutMs?: number;
 }
 
-export async function createMockProvider(opts: MockProviderOptions = {}): Promise<ProviderAdapter> {
-  const server = await startMockUpstream({ streamDelayMs: opts.streamDelayMs });
-  const inner = createOpenAIProvider({
-    name: opts.name ?? 'mock',
-    type: 'mock',
-    baseUrl: server.url,
-    timeoutMs: opts.timeoutMs ?? 30_000,
-    idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,
-    maxConnections: 64,
-  });
+export function createMockProvider(opts: MockProviderOptions = {}): ProviderAdapter {
+  const name = opts.name ?? 'mock';
+  let started: Promise<{ server: MockUpstream; inner: ProviderAdapter }> | undefined;
+  const start = () =>
+    (started ??= startMockUpstream({ streamDelayMs: opts.streamDelayMs }).then((server) => ({
+      server,
+      inner: createOpenAIProvider({
+        name,
+        type: 'mock',
+        baseUrl: server.url,
+        timeoutMs: opts.timeoutMs ?? 30_000,
+        idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,
+        maxConnections: 64,
+      }),
+    })));
   return {
-    name: inner.name,
-    type: inner.type,
-    supports: (surface) => inner.supports(surface),
-    send: (req) => inner.send(req),
-    probe: () => inner.probe(),
+    name,
+    type: 'mock',
+    supports: () => true,
+    send: async (req) => (await start()).inner.send(req),
+    objectRequest: async (req) => (await start()).inner.objectRequest!(req),
+    probe: async () => (await start()).inner.probe(),
     async close() {
+      if (!started) return;
+      const { server, inner } = await started;
+      started = undefined;
       await inner.close();
       await server.close();
     },

@@ -3,14 +3,15 @@
  * the OpenAI surfaces go through as they are, Messages by translation to chat. One attempt per
  * send; the router retries.
  */
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { InvalidRequestError, UpstreamError } from '../errors';
-import { parseJson, toJson } from '../lib/json';
+import { parseJson } from '../lib/json';
 import type { ChatChunk, ChatCompletion, ChatRequest } from '../translate/types';
 import type { ChatCall } from './chat-call';
-import { errorForFailure, errorForStatus, retryAfterOf } from './http-errors';
+import { errorForFailure } from './http-errors';
+import { createHttpClient } from './http-client';
 import { sseEvents } from './sse-events';
-import type { ProviderAdapter, ProviderRequest, ProviderResponse, ProviderType, StreamEvent, Surface } from './types';
+import type { ObjectRequest, ProviderAdapter, ProviderRequest, ProviderResponse, ProviderType, StreamEvent, Surface } from './types';
 import { messagesViaChat } from './via-chat';
 
 export interface OpenAIProviderOptions {
@@ -59,70 +60,21 @@ function usefulHeaders(h: Dispatcher.ResponseData['headers']): Record<string, st
 }
 
 export function createOpenAIProvider(opts: OpenAIProviderOptions): ProviderAdapter {
-  const base = new URL(opts.baseUrl);
-  const basePath = base.pathname.replace(/\/$/, '');
-  const query = base.search;
-  const dispatcher =
-    opts.dispatcher ??
-    new Pool(base.origin, {
-      connections: opts.maxConnections ?? 256,
-      keepAliveTimeout: 30_000,
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.idleTimeoutMs,
-      connect: { timeout: Math.min(opts.timeoutMs, 10_000) },
-    });
   const authName = (opts.authHeader ?? 'authorization').toLowerCase();
   const auth: Record<string, string> = opts.apiKey
     ? { [authName]: authName === 'authorization' ? `Bearer ${opts.apiKey}` : opts.apiKey }
     : {};
-  const secrets = [opts.apiKey];
-
-  async function call(
-    method: 'GET' | 'POST',
-    path: string,
-    body: unknown,
-    req: { signal?: AbortSignal; headers?: Record<string, string>; stream?: boolean },
-    timeoutMs = opts.timeoutMs,
-  ): Promise<Dispatcher.ResponseData> {
-    const headers: Record<string, string> = {
-      ...req.headers,
-      ...opts.headers,
-      ...auth,
-      accept: req.stream ? 'text/event-stream' : 'application/json',
-    };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await dispatcher.request({
-        origin: base.origin,
-        method,
-        path: basePath + path + query,
-        headers,
-        body: body === undefined ? undefined : toJson(body),
-        signal: req.signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: opts.idleTimeoutMs,
-      });
-    } catch (err) {
-      throw errorForFailure(err, req.signal, 'request');
-    }
-    if (res.statusCode < 300) return res;
-    const text = await res.body.text().catch(() => '');
-    throw errorForStatus(res.statusCode, text, retryAfterOf(res.headers), secrets);
-  }
-
-  async function readText(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<string> {
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (err) {
-      throw errorForFailure(err, signal, 'body');
-    }
-    // A cheap shape check: a body cut short or an HTML error page is the upstream's failure.
-    const t = text.trim();
-    if (!t.startsWith('{') || !t.endsWith('}')) throw new UpstreamError('The upstream model server sent a malformed answer.');
-    return text;
-  }
+  const http = createHttpClient({
+    baseUrl: opts.baseUrl,
+    timeoutMs: opts.timeoutMs,
+    idleTimeoutMs: opts.idleTimeoutMs,
+    maxConnections: opts.maxConnections,
+    dispatcher: opts.dispatcher,
+    headers: { ...opts.headers, ...auth },
+    secrets: [opts.apiKey],
+  });
+  const call = http.call;
+  const readText = http.readText;
 
   /**
    * The upstream's events as they arrive. Chat-style surfaces must end with `[DONE]` and the
@@ -149,13 +101,15 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): ProviderAdapt
     if (!finished) throw new UpstreamError('The upstream model server ended the stream early.');
   }
 
+  /** Chat for the translated Messages surface: Anthropic's version and beta headers mean nothing here. */
   const chatCall: ChatCall = async (body: ChatRequest, req: ProviderRequest) => {
-    const res = await call('POST', PATHS.chat, body, { signal: req.signal, headers: req.headers, stream: Boolean(body.stream) });
-    const headers = usefulHeaders(res.headers);
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !k.toLowerCase().startsWith('anthropic-')));
+    const res = await call('POST', PATHS.chat, body, { signal: req.signal, headers, stream: Boolean(body.stream) });
+    const answerHeaders = usefulHeaders(res.headers);
     if (!body.stream) {
-      return { kind: 'json', completion: parseJson(await readText(res, req.signal)) as ChatCompletion, headers };
+      return { kind: 'json', completion: parseJson(await readText(res, req.signal)) as ChatCompletion, headers: answerHeaders };
     }
-    return { kind: 'stream', chunks: chunksOf(events(res, 'chat', req.signal)), headers };
+    return { kind: 'stream', chunks: chunksOf(events(res, 'chat', req.signal)), headers: answerHeaders };
   };
 
   return {
@@ -171,11 +125,19 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): ProviderAdapt
       if (!req.stream) return { kind: 'json', body: await readText(res, req.signal), headers };
       return { kind: 'stream', events: events(res, req.surface, req.signal), headers };
     },
+    async objectRequest(req: ObjectRequest): Promise<ProviderResponse> {
+      const stream = /[?&]stream=true(&|$)/.test(req.path);
+      const body = req.body === undefined ? undefined : parseJson(req.body);
+      const res = await call(req.method, req.path, body, { signal: req.signal, headers: req.headers, stream });
+      const headers = usefulHeaders(res.headers);
+      if (!stream) return { kind: 'json', body: await readText(res, req.signal), headers };
+      return { kind: 'stream', events: events(res, 'responses', req.signal), headers };
+    },
     async probe(): Promise<void> {
       const timeout = opts.probeTimeoutMs ?? Math.min(opts.timeoutMs, 5000);
       const signal = AbortSignal.timeout(timeout);
       try {
-        const res = await call('GET', '/models', undefined, { signal }, timeout);
+        const res = await call('GET', '/models', undefined, { signal, timeoutMs: timeout });
         await res.body.dump();
       } catch (err) {
         // A server without /models is still up; refused credentials or 5xx are not.
@@ -183,7 +145,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): ProviderAdapt
         throw signal.aborted ? new UpstreamError('The upstream model server did not answer the probe in time.') : err;
       }
     },
-    close: () => (opts.dispatcher ? Promise.resolve() : dispatcher.close()),
+    close: () => http.close(),
   };
 }
 

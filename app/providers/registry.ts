@@ -1,5 +1,8 @@
 import type { Config } from '../config';
 import type { ProviderConfig, RoutingDocument } from '../routing/document';
+import { createAnthropicProvider } from './anthropic';
+import { createBedrockProvider } from './bedrock';
+import { createMockProvider } from './mock';
 import { createOpenAIProvider } from './openai';
 import type { ProviderAdapter } from './types';
 
@@ -7,8 +10,6 @@ export interface ProviderRegistryDeps {
   config: Pick<Config, 'UPSTREAM_TIMEOUT_MS' | 'UPSTREAM_IDLE_TIMEOUT_MS' | 'UPSTREAM_MAX_CONNECTIONS' | 'AWS_REGION'>;
   env: NodeJS.ProcessEnv;
   readSecret(secretId: string): Promise<string>;
-  /** The offline mock's base URL, started only when a `mock` provider is configured. */
-  startMock(): Promise<string>;
 }
 
 export interface ProviderRegistry {
@@ -40,15 +41,20 @@ async function create(name: string, p: ProviderConfig, deps: ProviderRegistryDep
     }
     case 'anthropic': {
       const apiKey = await keyOf(p, deps);
-      void apiKey;
-      throw new Error('TEMPORARY: anthropic adapter not merged yet');
+      const adapter = createAnthropicProvider({
+        name,
+        apiKey,
+        baseUrl: p.base_url,
+        maxConnections: deps.config.UPSTREAM_MAX_CONNECTIONS,
+        ...timeouts,
+      });
+      return { adapter, secret: apiKey };
     }
     case 'bedrock':
-      throw new Error('TEMPORARY: bedrock adapter not merged yet');
-    case 'mock': {
-      const baseUrl = await deps.startMock();
-      return { adapter: createOpenAIProvider({ name, baseUrl, type: 'mock', ...timeouts }) };
-    }
+      // Credentials from the AWS SDK's default chain: the task role on ECS, a profile on a laptop.
+      return { adapter: createBedrockProvider({ name, region: p.region, endpoint: p.endpoint, idleTimeoutMs: timeouts.idleTimeoutMs }) };
+    case 'mock':
+      return { adapter: createMockProvider({ name, ...timeouts }) };
   }
 }
 

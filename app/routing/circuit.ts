@@ -8,7 +8,7 @@ export interface CircuitOptions {
   failureThreshold?: number;
   /** How long an open circuit refuses calls when the provider said nothing. @default 30 s */
   coolDownMs?: number;
-  /** Longest cool-down a provider's retry-after can ask for. @default 5 min */
+  /** Longest cool-down a provider's retry-after can ask for; 0: a retry-after never opens it. @default 5 min */
   maxCoolDownMs?: number;
   now?: () => number;
 }
@@ -61,9 +61,10 @@ export class Circuit {
     this.failures++;
     const wasProbe = this.probing;
     this.probing = false;
-    if (retryAfterMs !== undefined) {
-      this.open(Math.min(this.maxCoolDownMs, Math.max(retryAfterMs, 1000)));
-    } else if (wasProbe || this.failures >= this.threshold) {
+    const asked = Math.min(this.maxCoolDownMs, retryAfterMs ?? 0);
+    if (asked > 0) {
+      this.open(asked);
+    } else if ((wasProbe || this.failures >= this.threshold) && this.coolDownMs > 0) {
       this.open(this.coolDownMs);
     }
   }

@@ -117,6 +117,9 @@ export function buildRoutes(
   return routes;
 }
 
+/** The longest cool-down a request waits out instead of answering at once. */
+const MAX_WAIT_MS = 8000;
+
 function retryAfterMs(err: ApiError): number | undefined {
   const v = err.headers['retry-after'];
   const s = v === undefined ? NaN : Number(v);
@@ -124,12 +127,15 @@ function retryAfterMs(err: ApiError): number | undefined {
 }
 
 /** Connection errors, timeouts, 429 and 5xx are worth another deployment; anything else is final. */
-function classify(err: unknown): { retryable: boolean; kind?: UpstreamErrorKind; status?: number } {
-  if (err instanceof UpstreamTimeoutError) return { retryable: true, kind: 'timeout' };
+function classify(err: unknown): { retryable: boolean; kind?: UpstreamErrorKind; status?: number; sameAgain?: false } {
+  // Timeouts (the caller already waited) and refused credentials (asking again cannot help) move
+  // on to another deployment, never the same one again.
+  if (err instanceof UpstreamTimeoutError) return { retryable: true, kind: 'timeout', sameAgain: false };
   if (err instanceof UpstreamError) {
-    return err.upstreamStatus === undefined
-      ? { retryable: true, kind: 'connection' }
-      : { retryable: true, kind: 'status_5xx', status: err.upstreamStatus };
+    const status = err.upstreamStatus;
+    if (status === undefined) return { retryable: true, kind: 'connection' };
+    if (status < 500) return { retryable: true, kind: 'status_4xx', status, sameAgain: false };
+    return { retryable: true, kind: 'status_5xx', status };
   }
   if (err instanceof UpstreamClientError) {
     return err.status === 429
@@ -203,12 +209,16 @@ export function createRouter(opts: RouterOptions): Router {
       let saturated = false;
       let limitedMs = Infinity;
       const tried = new Set<Deployment>();
+      const doneWith = new Set<Deployment>();
+      /** When this request may call a deployment again: a 429's retry-after, if it is short. */
+      const notBefore = new Map<Deployment, number>();
 
       for (let round = 0; trace.attempts < opts.maxAttempts; round++) {
         const before = trace.attempts;
         for (const { d, model } of list) {
           if (trace.attempts >= opts.maxAttempts) break;
           if (req.signal.aborted) throw req.signal.reason;
+          if (doneWith.has(d)) continue;
           if ((inflight.get(d.provider) ?? 0) >= opts.maxInflightPerProvider) {
             saturated = true;
             continue;
@@ -226,7 +236,8 @@ export function createRouter(opts: RouterOptions): Router {
             }
           }
           if (tried.has(d)) {
-            await sleep(backoff(trace.attempts - 1, retryBase, random), undefined, { signal: req.signal });
+            const wait = Math.max(backoff(trace.attempts - 1, retryBase, random), (notBefore.get(d) ?? 0) - Date.now());
+            await sleep(wait, undefined, { signal: req.signal });
           }
           tried.add(d);
           trace.attempts++;
@@ -261,12 +272,21 @@ export function createRouter(opts: RouterOptions): Router {
               d.circuit.success();
               throw err;
             }
-            d.circuit.failure(c.kind === 'status_429' ? retryAfterMs(err as ApiError) : undefined);
+            const retryAfter = c.kind === 'status_429' ? retryAfterMs(err as ApiError) : undefined;
+            d.circuit.failure(retryAfter);
+            if (c.sameAgain === false || (retryAfter ?? 0) > MAX_WAIT_MS) doneWith.add(d);
+            else if (retryAfter) notBefore.set(d, Date.now() + retryAfter);
             lastError = err;
           }
         }
-        if (trace.attempts === before) break; // nothing left that may be called now
-        if (round > opts.maxAttempts) break;
+        if (trace.attempts === before) {
+          // Nothing may be called now. A cool-down the provider asked for that is short (a 429's
+          // retry-after of a few seconds) is waited out while attempts remain; a long one is not.
+          if (coolingMs > MAX_WAIT_MS || lastError === undefined) break;
+          await sleep(coolingMs, undefined, { signal: req.signal });
+          coolingMs = Infinity;
+        }
+        if (round > 2 * opts.maxAttempts) break;
       }
       if (lastError !== undefined) throw lastError;
       if (limitedMs !== Infinity) {

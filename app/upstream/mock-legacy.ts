@@ -59,7 +59,12 @@ export function mockCompletion(body: CompletionRequest, opts: MockOptions = {}):
   const list = answers(body, opts);
   let index = 0;
   const choices = list.flatMap((c) =>
-    c.choices.map((ch) => ({ text: ch.message.content, index: index++, logprobs: null, finish_reason: ch.finish_reason })),
+    c.choices.map((ch) => ({
+      text: ch.message.content ?? '',
+      index: index++,
+      logprobs: null,
+      finish_reason: ch.finish_reason === 'tool_calls' ? ('stop' as const) : ch.finish_reason,
+    })),
   );
   return {
     id: completionId(body),
@@ -95,22 +100,34 @@ const CATEGORIES = [
 /** Text the mock flags as violence, so tests can see a flagged result. */
 const FLAG_WORD = /\bkill\b/i;
 
-function moderationInputs(input: unknown): Array<{ text: string; kind: 'text' | 'image' }> {
-  if (typeof input === 'string') return [{ text: input, kind: 'text' }];
+/** Categories OpenAI also judges on images; the rest read text only. */
+const IMAGE_CATEGORIES = new Set(['self-harm', 'self-harm/intent', 'self-harm/instructions', 'sexual', 'violence', 'violence/graphic']);
+
+/**
+ * The inputs OpenAI judges one result each for: a string, each string of a list, or one
+ * multimodal input made of all the text and image parts of an object list.
+ */
+function moderationInputs(input: unknown): Array<{ text: string; kinds: Set<'text' | 'image'> }> {
+  if (typeof input === 'string') return [{ text: input, kinds: new Set(['text']) }];
   if (!Array.isArray(input)) return [];
-  return input.map((x: unknown) => {
-    if (typeof x === 'string') return { text: x, kind: 'text' };
-    const part = x as { type?: string; text?: string };
-    return part?.type === 'image_url' ? { text: '', kind: 'image' } : { text: String(part?.text ?? ''), kind: 'text' };
-  });
+  if (input.every((x) => typeof x === 'string')) return input.map((text: string) => ({ text, kinds: new Set(['text'] as const) }));
+  const parts = input as Array<{ type?: string; text?: string }>;
+  return [
+    {
+      text: parts.map((p) => (p?.type === 'text' ? String(p.text ?? '') : '')).join(' '),
+      kinds: new Set(parts.map((p) => (p?.type === 'image_url' ? ('image' as const) : ('text' as const)))),
+    },
+  ];
 }
 
 export function mockModeration(body: { model?: string; input?: unknown }) {
-  const results = moderationInputs(body.input).map(({ text, kind }) => {
+  const results = moderationInputs(body.input).map(({ text, kinds }) => {
     const violent = FLAG_WORD.test(text);
     const flags = Object.fromEntries(CATEGORIES.map((c) => [c, c === 'violence' && violent]));
     const scores = Object.fromEntries(CATEGORIES.map((c) => [c, c === 'violence' && violent ? 0.91 : 0.0001]));
-    const applied = Object.fromEntries(CATEGORIES.map((c) => [c, [kind]]));
+    const applied = Object.fromEntries(
+      CATEGORIES.map((c) => [c, [...kinds].filter((k) => k === 'text' || IMAGE_CATEGORIES.has(c))]),
+    );
     return { flagged: violent, categories: flags, category_scores: scores, category_applied_input_types: applied };
   });
   return {

@@ -3,6 +3,7 @@
  * Same request in, same content, ids and vectors out; only `created` follows the clock unless given.
  */
 import { createHash } from 'node:crypto';
+import { mockStructuredAnswer, mockToolCall, type MockToolCall } from './mock-tools';
 
 export interface ChatMessage {
   role: string;
@@ -34,7 +35,7 @@ export interface CompletionUsage {
   };
 }
 
-export type FinishReason = 'stop' | 'length';
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
 export interface ChatCompletion {
   id: string;
@@ -43,13 +44,30 @@ export interface ChatCompletion {
   model: string;
   choices: Array<{
     index: number;
-    message: { role: 'assistant'; content: string; refusal: null; annotations: [] };
+    message: { role: 'assistant'; content: string | null; refusal: null; annotations: []; tool_calls?: ToolCallOut[] };
     logprobs: null;
     finish_reason: FinishReason;
   }>;
   usage: CompletionUsage;
   service_tier: 'default';
   system_fingerprint: string;
+}
+
+export interface ToolCallOut {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments: string };
+}
+
+function toolCallOut(call: MockToolCall): ToolCallOut {
+  return { id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } };
 }
 
 export interface ChatCompletionChunk {
@@ -59,7 +77,7 @@ export interface ChatCompletionChunk {
   model: string;
   choices: Array<{
     index: number;
-    delta: { role?: 'assistant'; content?: string; refusal?: null };
+    delta: { role?: 'assistant'; content?: string | null; refusal?: null; tool_calls?: ToolCallDelta[] };
     logprobs: null;
     finish_reason: FinishReason | null;
   }>;
@@ -152,6 +170,8 @@ function choiceCount(n: unknown): number {
 
 /** The answer's words (each keeps its trailing space) after `max_completion_tokens`/`max_tokens`. */
 function answerWords(body: ChatCompletionRequest): { words: string[]; finish: FinishReason } {
+  const structured = mockStructuredAnswer(body);
+  if (structured !== undefined) return { words: [structured], finish: 'stop' };
   const messages = Array.isArray(body.messages) ? body.messages : [];
   const lastUser = [...messages].reverse().find((m) => m?.role === 'user');
   const topic = messageText(lastUser?.content).replace(/\s+/g, ' ').trim().slice(0, 40);
@@ -189,8 +209,9 @@ function completionId(body: unknown): string {
 
 /** A non-streamed chat completion: one choice per `n`, a token per word of the answer. */
 export function mockChatCompletion(body: ChatCompletionRequest, opts: MockOptions = {}): ChatCompletion {
-  const { words, finish } = answerWords(body);
-  const content = words.join('');
+  const call = mockToolCall(body);
+  const { words, finish } = call ? { words: [call.arguments], finish: 'tool_calls' as const } : answerWords(body);
+  const content = call ? null : words.join('');
   return {
     id: completionId(body),
     object: 'chat.completion',
@@ -198,7 +219,13 @@ export function mockChatCompletion(body: ChatCompletionRequest, opts: MockOption
     model: String(body.model),
     choices: Array.from({ length: choiceCount(body.n) }, (_, index) => ({
       index,
-      message: { role: 'assistant' as const, content, refusal: null, annotations: [] as [] },
+      message: {
+        role: 'assistant' as const,
+        content,
+        refusal: null,
+        annotations: [] as [],
+        ...(call ? { tool_calls: [toolCallOut(call)] } : {}),
+      },
       logprobs: null,
       finish_reason: finish,
     })),
@@ -215,7 +242,8 @@ export function mockChatCompletion(body: ChatCompletionRequest, opts: MockOption
  * `usage: null`).
  */
 export function mockChatChunks(body: ChatCompletionRequest, opts: MockOptions = {}): ChatCompletionChunk[] {
-  const { words, finish } = answerWords(body);
+  const call = mockToolCall(body);
+  const { words, finish } = call ? { words: [call.arguments], finish: 'tool_calls' as const } : answerWords(body);
   const includeUsage = body.stream_options?.include_usage === true;
   const base = {
     id: completionId(body),
@@ -233,11 +261,20 @@ export function mockChatChunks(body: ChatCompletionRequest, opts: MockOptions = 
       chunk([{ index, delta, logprobs: null, finish_reason: finishReason }]),
     );
 
-  const chunks = [
-    ...perChoice({ role: 'assistant', content: '', refusal: null }, null),
-    ...words.flatMap((word) => perChoice({ content: word }, null)),
-    ...perChoice({}, finish),
-  ];
+  const chunks = call
+    ? [
+        ...perChoice(
+          { role: 'assistant', content: null, tool_calls: [{ index: 0, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] },
+          null,
+        ),
+        ...perChoice({ tool_calls: [{ index: 0, function: { arguments: call.arguments } }] }, null),
+        ...perChoice({}, finish),
+      ]
+    : [
+        ...perChoice({ role: 'assistant', content: '', refusal: null }, null),
+        ...words.flatMap((word) => perChoice({ content: word }, null)),
+        ...perChoice({}, finish),
+      ];
   if (includeUsage) chunks.push({ ...base, choices: [], usage: usageFor(body, words.length) });
   return chunks;
 }

@@ -20,6 +20,7 @@ import {
 import type { ResponsesRequest } from '../translate/types';
 import { mockCompletion, mockCompletionChunks, mockModeration, type CompletionRequest } from './mock-legacy';
 import { mockResponse, mockResponseEvents } from './mock-responses-api';
+import { forget, recall, remember } from './mock-stored';
 import { DONE_EVENT, frameEvent } from './sse';
 
 export type MockReply =
@@ -66,6 +67,8 @@ export function mockReply(method: string, url: string, raw: string, opts: MockOp
           body: errorResponse(`The model '${id}' does not exist`, 'invalid_request_error', 'model', 'model_not_found'),
         };
   }
+  const stored = /^\/v1\/responses\/([^/]+)(\/cancel|\/input_items)?$/.exec(path);
+  if (stored) return storedResponseReply(method.toUpperCase(), decodeURIComponent(stored[1]), stored[2]);
   if (!POST_ROUTES.has(route)) {
     return { kind: 'json', status: 404, body: errorResponse(`Invalid URL (${route})`, 'invalid_request_error') };
   }
@@ -89,9 +92,15 @@ export function mockReply(method: string, url: string, raw: string, opts: MockOp
   if (path === '/v1/responses') {
     if (body.input === undefined && body.instructions === undefined) return invalid("'input' is required", 'input');
     const request = body as ResponsesRequest;
-    return body.stream === true
-      ? { kind: 'sse', chunks: mockResponseEvents(request, opts), named: true }
-      : { kind: 'json', status: 200, body: mockResponse(request, opts) };
+    if (body.stream === true) {
+      const events = mockResponseEvents(request, opts);
+      const done = events.at(-1) as { response?: unknown } | undefined;
+      if (done?.response) remember(request, done.response as never);
+      return { kind: 'sse', chunks: events, named: true };
+    }
+    const response = mockResponse(request, opts);
+    remember(request, response);
+    return { kind: 'json', status: 200, body: response };
   }
   if (path === '/v1/completions') {
     if (body.prompt === undefined || body.prompt === null) return invalid("'prompt' is a required property", 'prompt');
@@ -116,6 +125,28 @@ export function mockReply(method: string, url: string, raw: string, opts: MockOp
   return chat.stream === true
     ? { kind: 'sse', chunks: mockChatChunks(chat, opts) }
     : { kind: 'json', status: 200, body: mockChatCompletion(chat, opts) };
+}
+
+/** GET, DELETE, cancel and input_items of a response the mock stored. */
+function storedResponseReply(method: string, id: string, sub: string | undefined): MockReply {
+  const found = recall(id);
+  if (!found) {
+    return { kind: 'json', status: 404, body: errorResponse(`No response found with id '${id}'.`, 'invalid_request_error') };
+  }
+  if (method === 'GET' && sub === undefined) return { kind: 'json', status: 200, body: found.response };
+  if (method === 'DELETE' && sub === undefined) {
+    forget(id);
+    return { kind: 'json', status: 200, body: { id, object: 'response', deleted: true } };
+  }
+  if (method === 'POST' && sub === '/cancel') {
+    return { kind: 'json', status: 200, body: { ...found.response, status: 'cancelled' } };
+  }
+  if (method === 'GET' && sub === '/input_items') {
+    const data = found.input;
+    const ids = data.map((i) => (i as { id: string }).id);
+    return { kind: 'json', status: 200, body: { object: 'list', data, first_id: ids[0] ?? null, last_id: ids.at(-1) ?? null, has_more: false } };
+  }
+  return { kind: 'json', status: 404, body: errorResponse(`Invalid URL (${method} /v1/responses/${id}${sub ?? ''})`, 'invalid_request_error') };
 }
 
 /** Reads the whole body as UTF-8; past `limit` bytes it drains the rest and rejects. */

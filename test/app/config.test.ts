@@ -18,9 +18,10 @@ describe('config defaults', () => {
       METRICS_PORT: 9464,
       WORKERS: 1,
       LOG_LEVEL: 'info',
-      UPSTREAM_TIMEOUT_MS: 60_000,
+      UPSTREAM_TIMEOUT_MS: 600_000,
+      UPSTREAM_IDLE_TIMEOUT_MS: 120_000,
       UPSTREAM_MAX_RETRIES: 2,
-      BODY_LIMIT_BYTES: 1_048_576,
+      BODY_LIMIT_BYTES: 33_554_432,
       CACHE_TTL_SECONDS: 3600,
       DEFAULT_RPM: 60,
       DEFAULT_TPM: 100_000,
@@ -34,7 +35,7 @@ describe('config defaults', () => {
 
   it('leaves every external service unset, and keeps the revocation window within 5 s', () => {
     const c = loadConfig({});
-    for (const name of ['OPENAI_BASE_URL', 'OPENAI_API_KEY', 'ADMIN_API_KEY', 'DATABASE_URL', 'PGHOST', 'REDIS_URL'] as const) {
+    for (const name of ['OPENAI_BASE_URL', 'OPENAI_API_KEY', 'ADMIN_API_KEY', 'DATABASE_URL', 'PGHOST', 'REDIS_URL', 'MODELS_FILE', 'MODELS_CONFIG', 'CORS_ORIGINS'] as const) {
       expect(c[name]).toBeUndefined();
     }
     expect(c.KEY_CACHE_TTL_MS).toBeLessThanOrEqual(5000);

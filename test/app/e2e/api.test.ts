@@ -76,6 +76,10 @@ beforeAll(async () => {
       ADMIN_API_KEY: ADMIN_KEY,
       UPSTREAM_MAX_RETRIES: '1',
       UPSTREAM_TIMEOUT_MS: '1500',
+      UPSTREAM_IDLE_TIMEOUT_MS: '1500',
+      // Fault after fault against one deployment: cool down only briefly between tests.
+      CIRCUIT_COOLDOWN_MS: '50',
+      CIRCUIT_MAX_COOLDOWN_MS: '0',
       BODY_LIMIT_BYTES: '65536',
       DEFAULT_RPM: '100000',
       DEFAULT_TPM: '100000000',
@@ -273,7 +277,7 @@ describe('streams that go wrong', () => {
     up.setFault({ kind: 'cut-stream', afterChunks: 2 });
     const res = await post('/v1/chat/completions', { ...chat, stream: true });
     expect(res.status).toBe(200);
-    expect(res.text).toMatch(/data: \{"error":\{"message":"The upstream model server (failed during|ended) the stream/);
+    expect(res.text).toMatch(/data: \{"error":\{"message":"The upstream model server (failed during the stream|ended the stream|broke off)/);
     expect(res.text).not.toContain('[DONE]');
   });
 

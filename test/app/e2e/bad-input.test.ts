@@ -10,7 +10,8 @@ import { rawRequest, type RawRequest, type RawResponse } from '../../support/raw
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../../support/test-db';
 
 const ADMIN_KEY = 'admin-bad-input-0123456789';
-const BODY_LIMIT = 1_048_576; // the default BODY_LIMIT_BYTES
+// The cases are sized around a 1 MiB limit (the default is 32 MiB, for image inputs).
+const BODY_LIMIT = 1_048_576;
 
 let up: FakeUpstream;
 let db: TestDatabase;
@@ -287,6 +288,7 @@ beforeAll(async () => {
   key = created.key;
   gw = await startGateway({
     env: {
+      BODY_LIMIT_BYTES: String(BODY_LIMIT),
       DATABASE_URL: db.url,
       REDIS_URL: TEST_REDIS_URL,
       OPENAI_BASE_URL: up.url,

@@ -200,7 +200,9 @@ describe('openai provider', () => {
     const messages = { model: 'gpt-4o-mini', max_tokens: 50, system: 'terse', messages: [{ role: 'user', content: 'Say hello' }] };
 
     it('answers a Messages request with an Anthropic message', async () => {
-      const msg = jsonOf(await provider.send(providerRequest('messages', messages)));
+      const msg = jsonOf(await provider.send(providerRequest('messages', messages, { headers: { 'anthropic-version': '2023-06-01', 'idempotency-key': 'k' } })));
+      expect(up.requests[0].headers['anthropic-version']).toBeUndefined();
+      expect(up.requests[0].headers['idempotency-key']).toBe('k');
       expect(msg).toMatchObject({ type: 'message', role: 'assistant', stop_reason: 'end_turn' });
       expect((msg.content as Array<{ type: string }>)[0].type).toBe('text');
       expect((msg.usage as { input_tokens: number }).input_tokens).toBeGreaterThan(0);

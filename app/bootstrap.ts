@@ -22,7 +22,7 @@ import { createReadiness } from './services/readiness';
 import { createFailSafeCache } from './stores/cache-fail-safe';
 import { createMemoryCache } from './stores/cache-memory';
 import { createRedisCache } from './stores/cache-redis';
-import { createPgliteDb, createPostgresDb } from './stores/db';
+import { createPgliteDb, createPostgresDb, databasePassword } from './stores/db';
 import { createKeyStore } from './stores/keys';
 import { createMemoryRevocations, createRedisRevocations, withRevocationBroadcast, type Revocations } from './stores/revocations';
 import { logBudgetThreshold } from './stores/limiter-events';
@@ -66,6 +66,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Db> 
       connectionString: config.DATABASE_URL,
       max: config.DATABASE_POOL_SIZE,
       onError: throttled(logger, 'postgres connection error'),
+      password: databasePassword(config),
     });
   }
   logger.info({ dataDir: config.DATA_DIR }, 'no DATABASE_URL: using the embedded PGlite database');

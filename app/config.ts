@@ -33,6 +33,14 @@ export const configSchema = z.object({
   PGHOST: optionalString,
   /** Read by node-postgres itself; listed here so the error scrubber knows the value to remove. */
   PGPASSWORD: optionalString,
+  /** Read here only for IAM auth tokens, which are signed for host, port and user (node-postgres reads them too). */
+  PGPORT: int(1).max(65535).default(5432),
+  PGUSER: optionalString,
+  /**
+   * Log in to Postgres with a fresh IAM authentication token per connection (RDS with IAM database
+   * authentication; the ECS task sets it) instead of a password. Needs PGHOST and PGUSER, and TLS.
+   */
+  DATABASE_IAM_AUTH: bool.default(false),
   DATABASE_POOL_SIZE: int(1).default(10),
   REDIS_URL: optionalString,
   /** Kept apart from REDIS_URL so the AUTH token can be injected as a secret. */

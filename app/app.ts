@@ -13,12 +13,14 @@ import { createScrubber } from './security/scrub';
 import { requestContext, requestId, type Lifecycle } from './plugins/request-context';
 import type { ProviderAdapter } from './providers/types';
 import { adminKeysRoutes } from './routes/admin/keys';
+import { adminTeamsRoutes } from './routes/admin/teams';
 import { adminUsageRoute, type UsageReader } from './routes/admin/usage';
 import { healthRoutes } from './routes/health';
 import { batchRoute } from './routes/v1/batch';
 import { chatRoute } from './routes/v1/chat-completions';
 import { completionsRoute } from './routes/v1/completions';
 import { embeddingsRoute } from './routes/v1/embeddings';
+import { keyRoute } from './routes/v1/key';
 import { messagesRoute } from './routes/v1/messages';
 import { moderationsRoute } from './routes/v1/moderations';
 import { modelsRoute } from './routes/v1/models';
@@ -29,6 +31,8 @@ import type { ModelCatalog } from './services/models';
 import type { Readiness } from './services/readiness';
 import type { KeyStore } from './stores/keys';
 import type { ObjectOwners } from './stores/object-owners';
+import type { TeamStore } from './stores/teams';
+import type { UsageQuery } from './stores/usage-query';
 
 /** Everything the HTTP layer needs, built by `createServices` (or by a test). */
 export interface AppDeps {
@@ -43,16 +47,19 @@ export interface AppDeps {
     | 'REQUEST_TIMEOUT_MS'
     | 'KEEP_ALIVE_TIMEOUT_MS'
     | 'TRUST_PROXY_HOPS'
+    | 'DEFAULT_RPM'
+    | 'DEFAULT_TPM'
   >;
   logger: Logger;
   lifecycle: Lifecycle;
   authenticator: Authenticator;
   keys: KeyStore;
+  teams: TeamStore;
   pipeline: Pipeline;
   router: Router;
   owners: ObjectOwners;
   models: ModelCatalog;
-  usage: UsageReader;
+  usage: UsageReader & Pick<UsageQuery, 'spendSince' | 'monthTokens'>;
   readiness: Readiness;
   /**
    * Every credential this process holds (provider keys, admin key, store passwords): no error body
@@ -137,11 +144,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await v1.register(messagesRoute, { pipeline, router: deps.router });
     await v1.register(modelsRoute, { catalog: deps.models });
     await v1.register(batchRoute, { pipeline, config: deps.config });
+    keyRoute(v1, { usage: deps.usage, limits: { rpm: deps.config.DEFAULT_RPM, tpm: deps.config.DEFAULT_TPM } });
   });
 
   app.register(async (admin) => {
     admin.addHook('onRequest', requireAdmin(deps.config.ADMIN_API_KEY, deps.authThrottle));
     adminKeysRoutes(admin, deps.keys);
+    adminTeamsRoutes(admin, deps.teams);
     adminUsageRoute(admin, deps.usage);
   });
 

@@ -22,14 +22,19 @@ import { createReadiness } from './services/readiness';
 import { createFailSafeCache } from './stores/cache-fail-safe';
 import { createMemoryCache } from './stores/cache-memory';
 import { createRedisCache } from './stores/cache-redis';
-import { createPgliteDb, createPostgresDb } from './stores/db';
+import { createPgliteDb, createPostgresDb, databasePassword } from './stores/db';
 import { createKeyStore } from './stores/keys';
 import { createMemoryRevocations, createRedisRevocations, withRevocationBroadcast, type Revocations } from './stores/revocations';
+import { logBudgetThreshold } from './stores/limiter-events';
+import type { LoadUsage } from './stores/limiter-memory';
+import { createTeamStore } from './stores/teams';
+import { loadPriceOverrides } from './pricing/load-overrides';
+import { createPricing } from './pricing/pricing';
 import { createFailOpenLimiter } from './stores/limiter-fail-open';
 import { createMemoryLimiter } from './stores/limiter-memory';
 import { createRedisLimiter } from './stores/limiter-redis';
 import { migrate } from './stores/migrate';
-import type { Db, RateLimiter, ResponseCache } from './stores/types';
+import type { BudgetThresholdEvent, Db, RateLimiter, ResponseCache } from './stores/types';
 import { createUsageQuery } from './stores/usage-query';
 import { createObjectOwners } from './stores/object-owners';
 import { createUsageRecorder, type UsageRecorder } from './stores/usage-recorder';
@@ -39,6 +44,12 @@ import { startRetention } from './stores/usage-retention';
 export interface StoreEvents {
   redisFallback?(component: 'limiter' | 'cache'): void;
   usageDropped?(count: number): void;
+  /** A usage priced as null for want of a price: usage_unpriced_total{model}. */
+  unpriced?(model: string): void;
+  /** A dollar budget crossed 80 % / 100 % (already logged as event "budget_threshold"): budget_threshold_crossings_total. */
+  budgetThreshold?(e: BudgetThresholdEvent): void;
+  /** A budget counter Redis lost could not be re-seeded from Postgres (the request got a 503). */
+  reseedFailed?(err: unknown): void;
 }
 
 export interface Services {
@@ -55,6 +66,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Db> 
       connectionString: config.DATABASE_URL,
       max: config.DATABASE_POOL_SIZE,
       onError: throttled(logger, 'postgres connection error'),
+      password: databasePassword(config),
     });
   }
   logger.info({ dataDir: config.DATA_DIR }, 'no DATABASE_URL: using the embedded PGlite database');
@@ -135,9 +147,27 @@ export async function createServices(
   const retention = startRetention({
     query: usageQuery,
     days: config.USAGE_RETENTION_DAYS,
+    rollupDays: config.USAGE_ROLLUP_RETENTION_DAYS,
     onError: onBackgroundError,
   });
-  const loadMonthUsage = (keyId: string, monthStart: Date) => usageQuery.monthTokens(keyId, monthStart);
+  // Budget counters Redis lost (or this process never had) start from what the usage tables hold.
+  const loadUsage: LoadUsage = (c) =>
+    c.unit === 'tokens' ? usageQuery.monthTokens(c.id, c.start) : usageQuery.spendSince(c.scope, c.id, c.start);
+  const logThreshold = logBudgetThreshold(logger);
+  const onBudgetThreshold = (e: BudgetThresholdEvent) => {
+    logThreshold(e);
+    events.budgetThreshold?.(e);
+  };
+  const reseedFailed = throttled(logger, 'budget counter could not be re-seeded from Postgres');
+  const onReseedFailed = (err: unknown) => {
+    reseedFailed(err);
+    events.reseedFailed?.(err);
+  };
+  const pricing = createPricing({
+    overrides: config.PRICES_FILE ? loadPriceOverrides(config.PRICES_FILE) : undefined,
+    log: logger,
+    onUnpriced: (model) => events.unpriced?.(model),
+  });
 
   let limiter: RateLimiter;
   let cache: ResponseCache;
@@ -149,9 +179,12 @@ export async function createServices(
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
     const limiterDown = throttled(logger, 'redis unavailable: rate limits served in process');
     limiter = createFailOpenLimiter({
-      primary: createRedisLimiter({ redis, loadMonthUsage }),
-      fallback: createMemoryLimiter({ loadMonthUsage }),
+      primary: createRedisLimiter({ redis, loadUsage, onBudgetThreshold, onReseedFailed }),
+      fallback: createMemoryLimiter({ loadUsage, onBudgetThreshold, onReseedFailed }),
       failOpen: config.RATE_LIMIT_FAIL_OPEN,
+      // A check is up to two script calls (the second after re-seeding a budget counter): the hard
+      // deadline must not undercut the command timeout the operator chose.
+      timeoutMs: Math.max(200, 2 * config.REDIS_COMMAND_TIMEOUT_MS),
       onFallback: (err) => {
         events.redisFallback?.('limiter');
         limiterDown(err);
@@ -176,7 +209,7 @@ export async function createServices(
   } else {
     revocations = createMemoryRevocations();
     logger.info('no REDIS_URL: rate limits and the response cache live in this process');
-    limiter = createMemoryLimiter({ loadMonthUsage });
+    limiter = createMemoryLimiter({ loadUsage, onBudgetThreshold, onReseedFailed });
     cache = memoryCache();
   }
 
@@ -240,6 +273,7 @@ export async function createServices(
     lifecycle,
     // Revoking through the admin API broadcasts the revocation.
     keys: withRevocationBroadcast(keys, revocations),
+    teams: createTeamStore({ db }),
     authenticator,
     pipeline: createPipeline({
       router,
@@ -252,6 +286,7 @@ export async function createServices(
       defaultCompletionReserve: 1024,
       scrubber,
       onBackgroundError,
+      pricing,
     }),
     router,
     owners,

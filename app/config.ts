@@ -33,6 +33,14 @@ export const configSchema = z.object({
   PGHOST: optionalString,
   /** Read by node-postgres itself; listed here so the error scrubber knows the value to remove. */
   PGPASSWORD: optionalString,
+  /** Read here only for IAM auth tokens, which are signed for host, port and user (node-postgres reads them too). */
+  PGPORT: int(1).max(65535).default(5432),
+  PGUSER: optionalString,
+  /**
+   * Log in to Postgres with a fresh IAM authentication token per connection (RDS with IAM database
+   * authentication; the ECS task sets it) instead of a password. Needs PGHOST and PGUSER, and TLS.
+   */
+  DATABASE_IAM_AUTH: bool.default(false),
   DATABASE_POOL_SIZE: int(1).default(10),
   REDIS_URL: optionalString,
   /** Kept apart from REDIS_URL so the AUTH token can be injected as a secret. */
@@ -69,6 +77,10 @@ export const configSchema = z.object({
   /** How long a key lookup is trusted in process; revocations take effect within this. */
   KEY_CACHE_TTL_MS: int(0).max(5000).default(2000),
   USAGE_RETENTION_DAYS: int(1).default(90),
+  /** Daily usage rollups (reports, budget re-seeding) outlive the raw rows; a month's budget re-seeds from them. */
+  USAGE_ROLLUP_RETENTION_DAYS: int(32).default(800),
+  /** Per-model prices (JSON or YAML) overriding the shipped table in app/pricing/prices.json. */
+  PRICES_FILE: optionalString,
   /**
    * Usage rows held while Postgres is unreachable; past it the oldest are dropped and counted. Rows
    * being written count too, so the floor is two 500-row INSERT batches.

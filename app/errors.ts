@@ -57,13 +57,22 @@ export class PayloadTooLargeError extends ApiError {
 }
 
 export class RateLimitError extends ApiError {
-  constructor(message: string, headers: Record<string, string>) {
+  constructor(
+    message: string,
+    headers: Record<string, string>,
+    /** Which limit refused: 'requests' or 'tokens' (metrics and the access log read it). */
+    readonly refusedBy: 'requests' | 'tokens' | 'budget' = 'requests',
+  ) {
     super(429, message, 'rate_limit_error', 'rate_limit_exceeded', null, headers);
   }
 }
 
 export class QuotaExceededError extends ApiError {
-  constructor(message: string, headers: Record<string, string>) {
+  constructor(
+    message: string,
+    headers: Record<string, string>,
+    readonly refusedBy: 'requests' | 'tokens' | 'budget' = 'budget',
+  ) {
     super(429, message, 'insufficient_quota', 'insufficient_quota', null, headers);
   }
 }

@@ -1,4 +1,5 @@
-import { STAGE_NAMES, STAGES, StageConfig, isStageName } from './config';
+import { STAGE_NAMES, STAGES, DomainConfig, StageConfig, isStageName } from './config';
+import { routingProblems } from './routing';
 
 /** Memory (MiB) Fargate accepts for each CPU size. */
 const FARGATE_MEMORY: Record<number, (mib: number) => boolean> = {
@@ -75,6 +76,7 @@ export function validateStageConfig(config: StageConfig): StageConfig {
     `service.stopTimeoutSeconds (${svc.stopTimeoutSeconds}) must exceed shutdownGraceMs (${svc.shutdownGraceMs} ms) by at least 5 s; ` +
       `set it to ${Math.ceil(svc.shutdownGraceMs / 1000) + 5} or more`,
   );
+  check(isInt(svc.longestStreamSeconds, 1, 3600), `service.longestStreamSeconds is ${svc.longestStreamSeconds}; use 1 to 3600`);
   check(isInt(svc.targetCpuPercent, 10, 90), `service.targetCpuPercent is ${svc.targetCpuPercent}; use 10 to 90`);
   check(svc.targetRequestsPerTask > 0, `service.targetRequestsPerTask is ${svc.targetRequestsPerTask}; use a positive number`);
   check(/^https?:\/\/\S+$/.test(svc.upstreamBaseUrl), `service.upstreamBaseUrl "${svc.upstreamBaseUrl}" must be an http(s) URL`);
@@ -84,6 +86,18 @@ export function validateStageConfig(config: StageConfig): StageConfig {
     isInt(lb.idleTimeoutSeconds, 300, 4000),
     `loadBalancer.idleTimeoutSeconds is ${lb.idleTimeoutSeconds}; streamed answers need 300 to 4000`,
   );
+  check(
+    isInt(lb.deregistrationDelaySeconds, 0, 3600) && lb.deregistrationDelaySeconds >= svc.longestStreamSeconds,
+    `loadBalancer.deregistrationDelaySeconds is ${lb.deregistrationDelaySeconds}; use ${svc.longestStreamSeconds} ` +
+      `(service.longestStreamSeconds) to 3600 so a deploy does not cut streams`,
+  );
+  for (const cidr of lb.adminAllowedCidrs) {
+    const m = CIDR.exec(cidr);
+    check(
+      m !== null && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32 && cidr !== '0.0.0.0/0',
+      `loadBalancer.adminAllowedCidrs entry "${cidr}" must be an IPv4 range such as 203.0.113.0/24 (never 0.0.0.0/0)`,
+    );
+  }
   check(isInt(lb.accessLogRetentionDays, 1, 3650), `loadBalancer.accessLogRetentionDays is ${lb.accessLogRetentionDays}; use 1 to 3650`);
   if (lb.domain) {
     check(
@@ -102,6 +116,8 @@ export function validateStageConfig(config: StageConfig): StageConfig {
     );
   }
 
+  for (const problem of routingProblems(config.routing)) check(false, problem);
+
   for (const email of mon.alarmEmails) check(EMAIL.test(email), `monitoring.alarmEmails entry "${email}" is not an e-mail address`);
   for (const [name, value] of Object.entries(mon.thresholds)) {
     check(typeof value === 'number' && Number.isFinite(value) && value >= 0, `monitoring.thresholds.${name} is ${value}; use a number >= 0`);
@@ -118,6 +134,17 @@ export function validateStageConfig(config: StageConfig): StageConfig {
     check(net.natGateways === 2, 'prod: network.natGateways must be 2, one per AZ');
     check(lb.deletionProtection, 'prod: loadBalancer.deletionProtection must be true');
     check(config.terminationProtection, 'prod: terminationProtection must be true');
+    check(
+      lb.domain !== undefined,
+      'prod: serves HTTPS only and needs a domain and an ACM certificate: set loadBalancer.domain in lib/config.ts, ' +
+        'or pass -c domainName=api.example.com -c certificateArn=arn:aws:acm:REGION:ACCOUNT:certificate/ID ' +
+        '(optionally -c hostedZoneId=… -c hostedZoneName=…)',
+    );
+    check(
+      svc.logRetention >= 365 && net.flowLogRetention >= 365,
+      'prod: service.logRetention and network.flowLogRetention must be at least RetentionDays.ONE_YEAR',
+    );
+    check(config.availabilityZones !== undefined, 'prod: name the two availabilityZones (and the region) so the subnets never move');
   }
 
   if (problems.length > 0) {
@@ -126,13 +153,48 @@ export function validateStageConfig(config: StageConfig): StageConfig {
   return config;
 }
 
-/** The validated config for `-c stage=NAME`. */
-export function getStageConfig(stage: unknown): StageConfig {
+/** Values `cdk synth`/`deploy` may take from `-c name=value`, overriding the stage config. */
+export interface ContextOverrides {
+  readonly domainName?: unknown;
+  readonly certificateArn?: unknown;
+  readonly hostedZoneId?: unknown;
+  readonly hostedZoneName?: unknown;
+}
+
+/**
+ * `config` with the domain from context values: `domainName` and `certificateArn` together
+ * replace `loadBalancer.domain`; `hostedZoneId` and `hostedZoneName` add the zone.
+ */
+export function withContext(config: StageConfig, context: ContextOverrides): StageConfig {
+  const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+  const domainName = str(context.domainName);
+  const certificateArn = str(context.certificateArn);
+  const zoneId = str(context.hostedZoneId);
+  const zoneName = str(context.hostedZoneName);
+  if (!domainName && !certificateArn && !zoneId && !zoneName) return config;
+  if (!domainName !== !certificateArn) {
+    throw new Error(`pass both -c domainName=… and -c certificateArn=… (got only ${domainName ? 'domainName' : 'certificateArn'})`);
+  }
+  if (!zoneId !== !zoneName) {
+    throw new Error('pass both -c hostedZoneId=… and -c hostedZoneName=… or neither');
+  }
+  const base = config.loadBalancer.domain;
+  if (!domainName && !base) throw new Error('-c hostedZoneId/hostedZoneName need a domain: pass -c domainName=… -c certificateArn=… too');
+  const domain: DomainConfig = {
+    domainName: domainName ?? base!.domainName,
+    certificateArn: certificateArn ?? base!.certificateArn,
+    hostedZone: zoneId ? { id: zoneId, name: zoneName! } : domainName ? undefined : base!.hostedZone,
+  };
+  return { ...config, loadBalancer: { ...config.loadBalancer, domain } };
+}
+
+/** The validated config for `-c stage=NAME`, with the context's overrides applied. */
+export function getStageConfig(stage: unknown, context: ContextOverrides = {}): StageConfig {
   if (!isStageName(stage)) {
     const shown = stage === undefined ? 'missing' : `${JSON.stringify(stage)} is unknown`;
     throw new Error(`stage ${shown}: pass -c stage=NAME with NAME one of ${STAGE_NAMES.join(', ')}`);
   }
-  return validateStageConfig(STAGES[stage]);
+  return validateStageConfig(withContext(STAGES[stage], context));
 }
 
 function isInt(value: number, min: number, max: number): boolean {

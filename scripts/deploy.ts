@@ -1,9 +1,12 @@
 /**
- * `npm run deploy -- STAGE`: run the test suite, deploy the stage with CDK, then smoke-check the
- * load balancer URL from the stack outputs. Exits non-zero as soon as a step fails.
+ * `npm run deploy -- STAGE [-c name=value …]`: run the test suite, deploy the stage's two stacks
+ * with CDK (extra arguments, e.g. prod's `-c domainName=… -c certificateArn=…`, go to `cdk deploy`),
+ * then smoke-check the load balancer URL from the stack outputs. Exits non-zero as soon as a step
+ * fails.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { stackNames } from '../lib/app';
 import { STAGE_NAMES, isStageName } from '../lib/config';
 import { smokeCheck } from './smoke-check';
 
@@ -14,9 +17,9 @@ export function outputsFile(stage: string): string {
   return `cdk.out/outputs-${stage}.json`;
 }
 
-/** The `ApiUrl` output of the stage's stack. */
+/** The `ApiUrl` output of the stage's service stack. */
 export function apiUrlFromOutputs(outputs: StackOutputs, stage: string): string {
-  const stackName = `LlmApi-${stage}`;
+  const stackName = stackNames(stage).service;
   const url = outputs[stackName]?.ApiUrl;
   if (!url) {
     throw new Error(`no ApiUrl output for stack ${stackName} in ${outputsFile(stage)}; was the stack deployed?`);
@@ -32,9 +35,11 @@ function run(command: string, args: string[]): void {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const stage = argv[0];
+  const [stage, ...cdkArgs] = argv;
   if (!isStageName(stage)) {
-    throw new Error(`usage: npm run deploy -- STAGE   (STAGE one of ${STAGE_NAMES.join(', ')}; got ${stage ?? 'nothing'})`);
+    throw new Error(
+      `usage: npm run deploy -- STAGE [-c domainName=… -c certificateArn=…]   (STAGE one of ${STAGE_NAMES.join(', ')}; got ${stage ?? 'nothing'})`,
+    );
   }
 
   run('npm', ['test']);
@@ -48,6 +53,7 @@ async function main(argv: string[]): Promise<void> {
     'never',
     '--outputs-file',
     outputsFile(stage),
+    ...cdkArgs,
   ]);
 
   const outputs = JSON.parse(readFileSync(outputsFile(stage), 'utf8')) as StackOutputs;
@@ -57,13 +63,15 @@ async function main(argv: string[]): Promise<void> {
     const result = await smokeCheck({ baseUrl, timeoutMs: 10 * 60_000, intervalMs: 10_000, log: (l) => console.log(l) });
     console.log(`deployed ${stage}: ${baseUrl} is healthy and ready (${Math.round(result.elapsedMs / 1000)} s)`);
   } catch (err) {
-    const secret = outputs[`LlmApi-${stage}`]?.UpstreamApiKeySecretName ?? `llm-api/${stage}/openai-api-key`;
+    const data = outputs[stackNames(stage).data] ?? {};
+    const secrets = Object.entries(data).filter(([name]) => name.startsWith('ProviderKeySecret')).map(([, value]) => value);
     console.error(
       [
         (err as Error).message,
-        'On a first deploy /ready fails until the upstream key is set:',
-        `  aws secretsmanager put-secret-value --secret-id ${secret} --secret-string "$OPENAI_API_KEY"`,
-        `  aws ecs update-service --cluster <ClusterName> --service <ServiceName> --force-new-deployment`,
+        'On a first deploy /ready fails until the provider keys are set (each new value redeploys the service):',
+        ...(secrets.length ? secrets : [`llm-api/${stage}/openai-api-key`]).map(
+          (secret) => `  aws secretsmanager put-secret-value --secret-id ${secret} --secret-string "<the provider's key>"`,
+        ),
         `  npx tsx scripts/smoke-check.ts ${baseUrl}`,
       ].join('\n'),
     );

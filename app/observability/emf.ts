@@ -18,6 +18,15 @@ export const EMF_COUNT_METRICS = [
   'CacheHits',
 ] as const;
 export type EmfCountMetric = (typeof EMF_COUNT_METRICS)[number];
+
+/**
+ * The gateway's own fault counters, each alarmed by the CDK stack (any non-zero 5-minute sum):
+ * - `LimiterFailOpen`: a limit check served by the in-process fallback because Redis failed;
+ * - `UsageRowsDropped`: usage rows dropped because Postgres stayed away past the buffer;
+ * - `BudgetReseedFailures`: a budget counter Redis lost that could not be re-seeded from usage.
+ */
+export const EMF_FAULT_METRICS = ['LimiterFailOpen', 'UsageRowsDropped', 'BudgetReseedFailures'] as const;
+export type EmfFault = (typeof EMF_FAULT_METRICS)[number];
 export const EMF_OVERHEAD_METRIC = 'GatewayOverhead';
 
 export interface EmfDocument {
@@ -102,6 +111,7 @@ export class EmfAggregator {
     CompletionTokens: 0,
     CacheHits: 0,
   };
+  private readonly faults: Record<EmfFault, number> = { LimiterFailOpen: 0, UsageRowsDropped: 0, BudgetReseedFailures: 0 };
   private readonly overhead = new QuantileSketch();
 
   constructor(
@@ -127,6 +137,11 @@ export class EmfAggregator {
     if (o.upstreamCalled) this.overhead.add(o.overheadMs);
   }
 
+  /** Counts `n` occurrences of a fault in this interval. */
+  fault(name: EmfFault, n = 1): void {
+    this.faults[name] += n;
+  }
+
   /**
    * The interval's document, then a fresh interval. Counts are always present (zeros included, so
    * alarms see data rather than INSUFFICIENT_DATA); GatewayOverhead only when there were observations.
@@ -147,6 +162,11 @@ export class EmfAggregator {
     for (const name of EMF_COUNT_METRICS) {
       doc[name] = this.counts[name];
       this.counts[name] = 0;
+    }
+    for (const name of EMF_FAULT_METRICS) {
+      metrics.push({ Name: name, Unit: 'Count' });
+      doc[name] = this.faults[name];
+      this.faults[name] = 0;
     }
     if (this.overhead.count > 0) {
       metrics.push({ Name: EMF_OVERHEAD_METRIC, Unit: 'Milliseconds' });
@@ -170,6 +190,8 @@ export interface EmfEmitterOptions {
 
 export interface EmfEmitter {
   record(o: RequestOutcome): void;
+  /** Counts a fault (see EMF_FAULT_METRICS) in the current interval. */
+  fault(name: EmfFault, n?: number): void;
   /** Writes the current (partial) interval now and stops the timer: call once the server has drained. */
   close(): void;
 }
@@ -207,11 +229,42 @@ export function startEmfEmitter(opts: EmfEmitterOptions): EmfEmitter {
 
   return {
     record: (o) => aggregator.record(o),
+    fault: (name, n) => aggregator.fault(name, n),
     close() {
       if (closed) return;
       closed = true;
       clearTimeout(timer);
       flush();
+    },
+  };
+}
+
+/** What the stores report, as createServices takes it (structurally the same as bootstrap's StoreEvents). */
+export interface FaultEvents {
+  redisFallback?(component: 'limiter' | 'cache'): void;
+  usageDropped?(count: number): void;
+  reseedFailed?(err: unknown): void;
+}
+
+/**
+ * `events` that also count the faults the alarms watch into `emf` (when EMF is on): a limiter
+ * fallback (the fail-open path), dropped usage rows and failed budget re-seeds.
+ */
+export function withEmfFaults<E extends FaultEvents>(events: E, emf: Pick<EmfEmitter, 'fault'> | undefined): E {
+  if (!emf) return events;
+  return {
+    ...events,
+    redisFallback(component) {
+      events.redisFallback?.(component);
+      if (component === 'limiter') emf.fault('LimiterFailOpen');
+    },
+    usageDropped(count) {
+      events.usageDropped?.(count);
+      emf.fault('UsageRowsDropped', count);
+    },
+    reseedFailed(err) {
+      events.reseedFailed?.(err);
+      emf.fault('BudgetReseedFailures');
     },
   };
 }

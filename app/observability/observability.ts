@@ -8,7 +8,7 @@ import pino, { type Logger } from 'pino';
 import type { StoreEvents } from '../bootstrap';
 import type { Config } from '../config';
 import { throttled } from '../lib/throttled-log';
-import { startEmfEmitter, type EmfEmitter } from './emf';
+import { startEmfEmitter, withEmfFaults, type EmfEmitter } from './emf';
 import { instrumentation } from './instrument';
 import { createGatewayMetrics } from './metrics';
 import {
@@ -65,7 +65,7 @@ export function createObservability(
   let server: MetricsServer | undefined;
 
   return {
-    storeEvents: metrics.storeEvents,
+    storeEvents: withEmfFaults(metrics.storeEvents, emf),
     instrument: instrumentation({ metrics, emf }),
     watchUsageBuffer: (recorder) => metrics.watchUsageBuffer(recorder),
     async serveMetrics() {

@@ -1,6 +1,42 @@
 import { mkdirSync } from 'node:fs';
 import { Pool, type PoolConfig } from 'pg';
+import type { Config } from '../config';
 import type { Db } from './types';
+
+export interface IamAuthOptions {
+  /** The database endpoint the token is signed for (PGHOST). */
+  hostname: string;
+  port: number;
+  /** The database role, which must be granted `rds_iam` (PGUSER). */
+  username: string;
+  /** @default - the AWS SDK's default region chain */
+  region?: string;
+}
+
+/**
+ * A password callback for node-postgres that returns a fresh RDS IAM authentication token each
+ * time the pool opens a connection. Tokens are signed locally with the task role's credentials
+ * (no network call) and are valid for 15 minutes, which is only needed at login; an open
+ * connection outlives its token.
+ */
+export function iamAuthToken(opts: IamAuthOptions): () => Promise<string> {
+  let signer: Promise<{ getAuthToken(): Promise<string> }> | undefined;
+  return async () => {
+    signer ??= import('@aws-sdk/rds-signer').then(
+      ({ Signer }) => new Signer({ hostname: opts.hostname, port: opts.port, username: opts.username, region: opts.region }),
+    );
+    return (await signer).getAuthToken();
+  };
+}
+
+/** The password callback `DATABASE_IAM_AUTH=true` asks for, else undefined (PGPASSWORD or the URL's password apply). */
+export function databasePassword(config: Pick<Config, 'DATABASE_IAM_AUTH' | 'PGHOST' | 'PGPORT' | 'PGUSER' | 'AWS_REGION'>) {
+  if (!config.DATABASE_IAM_AUTH) return undefined;
+  if (!config.PGHOST || !config.PGUSER) {
+    throw new Error('DATABASE_IAM_AUTH=true needs PGHOST and PGUSER: the IAM token is signed for that host and user');
+  }
+  return iamAuthToken({ hostname: config.PGHOST, port: config.PGPORT, username: config.PGUSER, region: config.AWS_REGION });
+}
 
 export interface PostgresOptions {
   /** Connection string; when absent, node-postgres reads PGHOST, PGUSER, PGPASSWORD, … */
@@ -10,6 +46,11 @@ export interface PostgresOptions {
   statementTimeoutMs?: number;
   connectionTimeoutMs?: number;
   onError?: (err: Error) => void;
+  /**
+   * Called for every new connection's password, e.g. `iamAuthToken(…)`.
+   * @default - node-postgres's own: the connection string's password, else PGPASSWORD
+   */
+  password?: () => Promise<string>;
 }
 
 export function createPostgresDb(opts: PostgresOptions): Db {
@@ -20,6 +61,7 @@ export function createPostgresDb(opts: PostgresOptions): Db {
     statement_timeout: opts.statementTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
     application_name: 'llm-api',
+    ...(opts.password ? { password: opts.password } : {}),
   };
   const pool = new Pool(config);
   // An idle client losing its connection must not crash the process.

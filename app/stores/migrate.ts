@@ -12,7 +12,10 @@ export async function migrate(db: Db, migrations: Migration[] = allMigrations): 
   return db.withConnection(async (conn) => {
     await conn.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     try {
-      await conn.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      // Checked first: a role without CREATE on the schema (the gateway's own, under IAM auth) may
+      // still run this when a migration role already brought the schema up to date.
+      const { rows: table } = await conn.query<{ present: boolean }>(`SELECT to_regclass('schema_migrations') IS NOT NULL AS present`);
+      if (!table[0]?.present) await conn.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
         version integer PRIMARY KEY,
         name text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now()

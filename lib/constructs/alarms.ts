@@ -1,10 +1,6 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { AlarmThresholds } from '../config';
 import { ServiceSignals } from './signals';
@@ -16,22 +12,18 @@ export interface AlarmsProps {
   readonly minTasks: number;
   /** Prefix of every alarm name, e.g. `llm-api-prod`. */
   readonly alarmNamePrefix: string;
-  /**
-   * Addresses subscribed to the alarm topic.
-   * @default - no subscriptions
-   */
-  readonly emails?: string[];
+  /** Where every alarm notifies, firing and recovering (Notifications' topic). */
+  readonly topic: sns.ITopic;
 }
 
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
 
 /**
- * The alarm topic (encrypted, TLS-only) and one alarm per signal, each notifying the topic when
- * it fires and when it recovers.
+ * One alarm per signal, each notifying the topic when it fires and when it recovers.
  */
 export class Alarms extends Construct {
-  public readonly topic: sns.Topic;
+  public readonly topic: sns.ITopic;
   public readonly alarms: cloudwatch.Alarm[] = [];
   private readonly alarmNamePrefix: string;
 
@@ -40,33 +32,15 @@ export class Alarms extends Construct {
     this.alarmNamePrefix = props.alarmNamePrefix;
     const { signals: s, thresholds: t } = props;
 
-    const key = new kms.Key(this, 'TopicKey', {
-      description: `Alarm topic of ${props.alarmNamePrefix}`,
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    // CloudWatch publishes to the encrypted topic on its own behalf.
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-      }),
-    );
-    this.topic = new sns.Topic(this, 'Topic', {
-      displayName: `${props.alarmNamePrefix} alarms`,
-      masterKey: key,
-      enforceSSL: true,
-    });
-    for (const email of props.emails ?? []) {
-      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
-    }
+    this.topic = props.topic;
 
     const above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
     const below = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD;
-    this.add('Target5xx', s.target5xx, above, t.target5xxPer5Min, 1, 'Targets answered 5xx (sum over 5 min)');
-    this.add('Elb5xx', s.elb5xx, above, t.elb5xxPer5Min, 1, 'The load balancer itself answered 5xx (no healthy target, timeouts)');
+    this.add('Http5xxRate', s.http5xxRate, above, t.http5xxRatePercent, 1, '5xx answers (targets and the load balancer) in % of requests over 5 min');
     this.add('P99Latency', s.p99Latency, above, t.p99LatencySeconds, 3, 'TargetResponseTime p99 (seconds) is high');
+    this.add('GatewayOverheadP99', s.gatewayOverheadP99, above, t.gatewayOverheadP99Ms, 3, "The gateway's own time per request (p99, ms) is high");
+    this.add('RejectedConnections', s.rejectedConnections, above, t.rejectedConnectionsPer5Min, 1, 'The load balancer refused connections: it reached its connection limit');
+    this.add('TargetConnectionErrors', s.targetConnectionErrors, above, t.targetConnectionErrorsPer5Min, 1, 'The load balancer could not connect to tasks');
     this.add('UnhealthyHosts', s.unhealthyHosts, above, t.unhealthyHosts, 3, 'Targets fail the /health check');
     this.add('RunningTasksLow', s.runningTasks, below, props.minTasks, 3, `Fewer than ${props.minTasks} tasks running`, {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
@@ -82,6 +56,12 @@ export class Alarms extends Construct {
     this.add('CacheEvictions', s.cacheEvictions, above, t.cacheEvictionsPer5Min, 1, 'ElastiCache evicts keys: rate-limit and cache state is being lost');
     this.add('UpstreamErrorRate', s.upstreamErrorRate, above, t.upstreamErrorRatePercent, 2, 'Upstream errors (% of requests) are high');
     this.add('RateLimited', s.rateLimited, above, t.rateLimitedPer5Min, 1, 'Many requests answered 429 by the gateway limiter');
+    this.add('LimiterFailOpen', s.limiterFailOpen, above, t.limiterFailOpenPer5Min, 1, 'Redis failed: limits are enforced per process only (fail open)');
+    this.add('UsageRowsDropped', s.usageRowsDropped, above, t.usageRowsDroppedPer5Min, 1, 'Usage rows were dropped: Postgres was away longer than the buffer holds');
+    this.add('BudgetReseedFailures', s.budgetReseedFailures, above, t.budgetReseedFailuresPer5Min, 1, 'Budget counters lost in Redis could not be re-seeded from the usage table');
+    if (s.budgetThresholdCrossed) {
+      this.add('BudgetThreshold', s.budgetThresholdCrossed, above, 0, 1, 'A key or team crossed 80 % or 100 % of a budget: the budget_threshold log line says which');
+    }
   }
 
   private add(

@@ -2,8 +2,10 @@ import { Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 
 export interface CacheProps {
@@ -40,6 +42,15 @@ export interface CacheProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
+  /**
+   * Topic ElastiCache publishes its events to (failover, node replacement, maintenance).
+   * @default - no event notifications
+   */
+  readonly notificationTopic?: sns.ITopic;
 }
 
 /**
@@ -92,6 +103,7 @@ export class Cache extends Construct implements ec2.IConnectable {
 
     const slowLog = new logs.LogGroup(this, 'SlowLog', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      encryptionKey: props.logEncryptionKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
@@ -114,6 +126,7 @@ export class Cache extends Construct implements ec2.IConnectable {
       snapshotWindow: '03:00-04:00',
       preferredMaintenanceWindow: 'sun:05:00-sun:06:00',
       autoMinorVersionUpgrade: true,
+      notificationTopicArn: props.notificationTopic?.topicArn,
       logDeliveryConfigurations: [
         {
           destinationType: 'cloudwatch-logs',

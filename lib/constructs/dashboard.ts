@@ -37,9 +37,17 @@ export class Dashboard extends Construct {
       graph('Gateway: tokens, cache hits, overhead p99 (ms)', [s.promptTokens, s.completionTokens, s.cacheHits], [s.gatewayOverheadP99]),
     );
     this.dashboard.addWidgets(
-      graph('ALB: 5xx (targets, load balancer)', [s.target5xx, s.elb5xx]),
+      graph('ALB: 5xx (targets, load balancer) and 5xx rate (%)', [s.target5xx, s.elb5xx], [s.http5xxRate]),
       graph('ALB: TargetResponseTime p99 (s)', [s.p99Latency]),
-      graph('ALB: unhealthy targets', [s.unhealthyHosts]),
+      graph('ALB: unhealthy targets, rejected and failed connections', [s.unhealthyHosts, s.rejectedConnections, s.targetConnectionErrors]),
+    );
+    this.dashboard.addWidgets(
+      graph('Gateway faults: limiter fail-open, usage rows dropped, budget re-seed failures', [
+        s.limiterFailOpen,
+        s.usageRowsDropped,
+        s.budgetReseedFailures,
+      ]),
+      graph('Budgets: threshold crossings (80 % / 100 %)', s.budgetThresholdCrossed ? [s.budgetThresholdCrossed] : []),
     );
     this.dashboard.addWidgets(
       graph('ECS: running tasks', [s.runningTasks]),

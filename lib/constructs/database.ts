@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { CustomerKey } from './encryption';
 
 export interface DatabaseProps {
   readonly vpc: ec2.IVpc;
@@ -51,17 +52,26 @@ export interface DatabaseProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Key the exported PostgreSQL logs are encrypted with.
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /**
  * RDS for PostgreSQL 16 in the isolated subnets. Storage, Performance Insights and the generated
  * credentials are encrypted with a customer-managed key; TLS is required on every connection.
+ * IAM database authentication is on: the service logs in as its own roles with IAM tokens (see
+ * DatabaseRoles); only the roles' setup ever uses the master credentials.
  */
 export class Database extends Construct {
   public readonly instance: rds.DatabaseInstance;
   /** Generated credentials (`username`, `password`, `host`, `port`, `dbname`), rotated on a schedule. */
   public readonly secret: secretsmanager.ISecret;
   public readonly encryptionKey: kms.Key;
+  /** Endpoint host and port, for clients and IAM auth tokens. */
+  public readonly endpointAddress: string;
   public readonly databaseName: string;
   public readonly port: number;
 
@@ -70,9 +80,8 @@ export class Database extends Construct {
     this.databaseName = props.databaseName;
     this.port = props.port;
 
-    this.encryptionKey = new kms.Key(this, 'Key', {
+    this.encryptionKey = new CustomerKey(this, 'Key', {
       description: `PostgreSQL storage and credentials for ${this.node.path}`,
-      enableKeyRotation: true,
       // Retained snapshots stay restorable only while their key exists.
       removalPolicy: props.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
@@ -94,6 +103,7 @@ export class Database extends Construct {
         new logs.LogGroup(this, `${type[0].toUpperCase()}${type.slice(1)}Logs`, {
           logGroupName: `/aws/rds/instance/${props.instanceIdentifier}/${type}`,
           retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+          encryptionKey: props.logEncryptionKey,
           removalPolicy: RemovalPolicy.DESTROY,
         }),
     );
@@ -116,6 +126,7 @@ export class Database extends Construct {
       storageEncrypted: true,
       storageEncryptionKey: this.encryptionKey,
       caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      iamAuthentication: true,
       multiAz: props.multiAz,
       deletionProtection: props.deletionProtection,
       backupRetention: props.backupRetention,
@@ -131,10 +142,11 @@ export class Database extends Construct {
     });
     logGroups.forEach((logGroup) => this.instance.node.addDependency(logGroup));
     this.secret = this.instance.secret!;
+    this.endpointAddress = this.instance.dbInstanceEndpointAddress;
 
-    // Single-user rotation changes the password in place: running clients keep their open
-    // connections but need the new value for new ones (SecretRefresh redeploys the service).
-    // No rotation at creation, so the first tasks never race the first rotation.
+    // Single-user rotation changes the master password in place. Only the DatabaseRoles function
+    // uses it, reading the secret at each run; the service's tasks never hold it, so a rotation
+    // never touches them.
     this.instance.addRotationSingleUser({
       automaticallyAfter: props.credentialRotation ?? Duration.days(30),
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },

@@ -6,6 +6,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { acknowledgeControl } from '../control-tower';
 
 export interface LoadBalancerDomain {
   /** Public name of the API, e.g. `llm.example.com`. */
@@ -41,6 +42,17 @@ export interface LoadBalancerProps {
    */
   readonly healthCheckPath?: string;
   /**
+   * How long the ALB keeps serving a deregistered task's open requests before ECS stops it: the
+   * longest stream a deploy or scale-in must not cut.
+   * @default Duration.seconds(130)
+   */
+  readonly deregistrationDelay?: Duration;
+  /**
+   * Source ranges allowed to reach `/admin/*`; every other source is answered 403 by the ALB.
+   * @default - none: the admin API is not reachable through the load balancer
+   */
+  readonly adminAllowedCidrs?: string[];
+  /**
    * Why plain HTTP is acceptable when no `domain` is set; recorded as the acknowledgement of
    * the `LlmApi:HttpOnlyListener` warning.
    * @default - the warning stays visible on every synth
@@ -48,9 +60,16 @@ export interface LoadBalancerProps {
   readonly plainHttpAcknowledgement?: string;
 }
 
+/** ALB rules allow five condition values; two go to the admin path patterns. */
+const ADMIN_CIDRS_PER_RULE = 3;
+const ADMIN_PATHS = ['/admin', '/admin/*'];
+
+const errorBody = (message: string, type: string) => JSON.stringify({ error: { message, type, param: null, code: null } });
+
 /**
  * Internet-facing ALB in the public subnets with access logs, a target group checked on
- * `/health`, and `/metrics` answered 404 at the edge whatever the targets expose.
+ * `/health`, `/metrics` answered 404 at the edge whatever the targets expose, and `/admin/*`
+ * forwarded only from the allowed source ranges.
  */
 export class LoadBalancer extends Construct {
   public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
@@ -71,6 +90,7 @@ export class LoadBalancer extends Construct {
       id: 'AwsSolutions-S1',
       reason: 'terminal bucket receiving the S3 server access logs of the ALB access-log bucket; logging it would loop',
     });
+    acknowledgeControl(serverAccessLogBucket, 'CT.S3.PR.2', 'terminal bucket receiving the S3 server access logs of the ALB access-log bucket; logging it would loop');
     this.accessLogBucket = this.logBucket('AccessLogBucket', retentionDays, serverAccessLogBucket);
 
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -101,7 +121,7 @@ export class LoadBalancer extends Construct {
       port: props.targetPort,
       protocol: elbv2.ApplicationProtocol.HTTP,
       targetType: elbv2.TargetType.IP,
-      deregistrationDelay: Duration.seconds(30),
+      deregistrationDelay: props.deregistrationDelay ?? Duration.seconds(130),
       healthCheck: {
         path: props.healthCheckPath ?? '/health',
         healthyHttpCodes: '200',
@@ -153,24 +173,63 @@ export class LoadBalancer extends Construct {
       conditions: [elbv2.ListenerCondition.pathPatterns(['/metrics', '/metrics/*'])],
       action: elbv2.ListenerAction.fixedResponse(404, {
         contentType: 'application/json',
-        messageBody: '{"error":{"message":"not found","type":"invalid_request_error","param":null,"code":null}}',
+        messageBody: errorBody('not found', 'invalid_request_error'),
+      }),
+    });
+
+    // The admin API mints keys: only operators' networks reach it through the ALB. From inside
+    // the VPC (ECS Exec) it needs no rule.
+    const cidrs = props.adminAllowedCidrs ?? [];
+    for (let i = 0; i < cidrs.length; i += ADMIN_CIDRS_PER_RULE) {
+      this.listener.addAction(`AllowAdmin${i / ADMIN_CIDRS_PER_RULE + 1}`, {
+        priority: 10 + i / ADMIN_CIDRS_PER_RULE,
+        conditions: [
+          elbv2.ListenerCondition.pathPatterns(ADMIN_PATHS),
+          elbv2.ListenerCondition.sourceIps(cidrs.slice(i, i + ADMIN_CIDRS_PER_RULE)),
+        ],
+        action: elbv2.ListenerAction.forward([this.targetGroup]),
+      });
+    }
+    this.listener.addAction('DenyAdmin', {
+      priority: 100,
+      conditions: [elbv2.ListenerCondition.pathPatterns(ADMIN_PATHS)],
+      action: elbv2.ListenerAction.fixedResponse(403, {
+        contentType: 'application/json',
+        messageBody: errorBody('the admin API is not reachable from this network', 'permission_error'),
       }),
     });
   }
 
   private logBucket(id: string, retentionDays: number, serverAccessLogsBucket?: s3.IBucket): s3.Bucket {
-    return new s3.Bucket(this, id, {
+    const bucket = new s3.Bucket(this, id, {
+      // ALB access logs can only be delivered to buckets encrypted with S3-managed keys.
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       minimumTLSVersion: 1.2,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: false,
-      lifecycleRules: [{ expiration: Duration.days(retentionDays), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      // Versioned, so an overwrite or delete of an audit log keeps the original for the retention.
+      versioned: true,
+      lifecycleRules: [
+        {
+          expiration: Duration.days(retentionDays),
+          noncurrentVersionExpiration: Duration.days(retentionDays),
+          expiredObjectDeleteMarker: false,
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
       // Audit logs outlive the stack; the lifecycle rule empties them.
       removalPolicy: RemovalPolicy.RETAIN,
       serverAccessLogsBucket,
       serverAccessLogsPrefix: serverAccessLogsBucket ? 'access-log-bucket/' : undefined,
     });
+    acknowledgeControl(bucket, 'CT.S3.PR.10', 'Elastic Load Balancing delivers access logs only to buckets encrypted with S3-managed keys (SSE-S3), not SSE-KMS');
+    acknowledgeControl(bucket, 'CT.S3.PR.4', 'log buckets are read by people when investigating, not by consumers: there is nothing to notify');
+    acknowledgeControl(
+      bucket,
+      'CT.S3.PR.9',
+      'Object Lock would stop the lifecycle rule from emptying the bucket after the retention; versioning and TLS-only access protect the logs',
+    );
+    return bucket;
   }
 }

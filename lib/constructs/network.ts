@@ -1,7 +1,9 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledgeControl } from '../control-tower';
 
 export interface NetworkProps {
   /** IPv4 range of the VPC. */
@@ -13,6 +15,15 @@ export interface NetworkProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly flowLogRetention?: logs.RetentionDays;
+  /**
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
+  /**
+   * An interface endpoint for `bedrock-runtime`, so model calls stay in the VPC.
+   * @default false
+   */
+  readonly bedrockRuntimeEndpoint?: boolean;
 }
 
 /**
@@ -39,8 +50,26 @@ export class Network extends Construct {
       restrictDefaultSecurityGroup: true,
     });
 
+    // CDK's own handler that strips the default security group's rules, once per stack.
+    const restrictHandler = Stack.of(this).node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider')?.node.tryFindChild('Handler');
+    if (restrictHandler) {
+      acknowledgeControl(
+        restrictHandler,
+        'CT.LAMBDA.PR.3',
+        "aws-cdk-lib's handler that removes the default security group's rules runs at deploy time only and calls only EC2 APIs; " +
+          'it is created before the VPC it would have to run in',
+      );
+    }
+    if (!Token.isUnresolved(Stack.of(this).availabilityZones[0])) {
+      Validations.of(this.vpc).acknowledge({
+        id: 'CloudFormation-Validate::W3010',
+        reason: 'the stage config names its two zones on purpose, so a region gaining a zone never moves subnets, tasks or the database',
+      });
+    }
+
     const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
       retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH,
+      encryptionKey: props.logEncryptionKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.vpc.addFlowLog('FlowLog', {
@@ -62,6 +91,7 @@ export class Network extends Construct {
       EcrDockerEndpoint: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
       LogsEndpoint: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
       SecretsManagerEndpoint: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      ...(props.bedrockRuntimeEndpoint ? { BedrockRuntimeEndpoint: ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME } : {}),
     };
     for (const [endpointId, service] of Object.entries(interfaceEndpoints)) {
       this.vpc.addInterfaceEndpoint(endpointId, {

@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -17,11 +18,15 @@ export interface SecretRefreshProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /**
  * ECS reads `ecs.Secret` values only when a task starts. When a secret gets a new `AWSCURRENT`
- * version (a rotation of the database password, a `put-secret-value` of the upstream key),
+ * version (a `put-secret-value` of a provider key or the admin token),
  * Secrets Manager's native `Secret Label Updated` event starts a forced deployment, so tasks
  * pick the new value up without anyone remembering to redeploy.
  */
@@ -47,6 +52,7 @@ export class SecretRefresh extends Construct {
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      encryptionKey: props.logEncryptionKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {

@@ -18,6 +18,13 @@ export interface ServiceSignalsProps {
    * @default 'llm-api'
    */
   readonly appServiceName?: string;
+  /** 5xx rate alarms read 0 % below this many requests in 5 minutes. */
+  readonly http5xxMinRequests: number;
+  /**
+   * Budget threshold crossings counted from the app's log lines (LogMetrics).
+   * @default - none
+   */
+  readonly budgetThresholdCrossed?: cloudwatch.IMetric;
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -30,6 +37,11 @@ const ONE_MINUTE = Duration.minutes(1);
 export class ServiceSignals {
   public readonly target5xx: cloudwatch.IMetric;
   public readonly elb5xx: cloudwatch.IMetric;
+  public readonly albRequests: cloudwatch.IMetric;
+  /** `100 * (target 5xx + load balancer 5xx) / requests` over 5 minutes. */
+  public readonly http5xxRate: cloudwatch.IMetric;
+  public readonly rejectedConnections: cloudwatch.IMetric;
+  public readonly targetConnectionErrors: cloudwatch.IMetric;
   public readonly p99Latency: cloudwatch.IMetric;
   public readonly unhealthyHosts: cloudwatch.IMetric;
   public readonly runningTasks: cloudwatch.IMetric;
@@ -52,6 +64,11 @@ export class ServiceSignals {
   public readonly completionTokens: cloudwatch.IMetric;
   public readonly cacheHits: cloudwatch.IMetric;
   public readonly gatewayOverheadP99: cloudwatch.IMetric;
+  /** App fault counters (EMF): the limiter served from process memory because Redis failed. */
+  public readonly limiterFailOpen: cloudwatch.IMetric;
+  public readonly usageRowsDropped: cloudwatch.IMetric;
+  public readonly budgetReseedFailures: cloudwatch.IMetric;
+  public readonly budgetThresholdCrossed?: cloudwatch.IMetric;
 
   constructor(props: ServiceSignalsProps) {
     const { loadBalancer, targetGroup, service, database, cache } = props;
@@ -60,6 +77,15 @@ export class ServiceSignals {
 
     this.target5xx = loadBalancer.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, sum5);
     this.elb5xx = loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, sum5);
+    this.albRequests = loadBalancer.metrics.requestCount(sum5);
+    this.http5xxRate = new cloudwatch.MathExpression({
+      expression: `IF(requests >= ${props.http5xxMinRequests}, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)`,
+      usingMetrics: { target5xx: this.target5xx, elb5xx: this.elb5xx, requests: this.albRequests },
+      label: '5xx (% of requests)',
+      period: FIVE_MINUTES,
+    });
+    this.rejectedConnections = loadBalancer.metrics.rejectedConnectionCount(sum5);
+    this.targetConnectionErrors = loadBalancer.metrics.targetConnectionErrorCount(sum5);
     this.p99Latency = targetGroup.metrics.targetResponseTime({ statistic: cloudwatch.Stats.p(99), period: FIVE_MINUTES });
     this.unhealthyHosts = targetGroup.metrics.unhealthyHostCount({ statistic: cloudwatch.Stats.MAXIMUM, period: ONE_MINUTE });
 
@@ -98,6 +124,10 @@ export class ServiceSignals {
     this.completionTokens = app('CompletionTokens');
     this.cacheHits = app('CacheHits');
     this.gatewayOverheadP99 = app('GatewayOverhead', cloudwatch.Stats.p(99));
+    this.limiterFailOpen = app('LimiterFailOpen');
+    this.usageRowsDropped = app('UsageRowsDropped');
+    this.budgetReseedFailures = app('BudgetReseedFailures');
+    this.budgetThresholdCrossed = props.budgetThresholdCrossed;
     this.upstreamErrorRate = new cloudwatch.MathExpression({
       // The app publishes zeros in quiet intervals: no requests is a 0 % rate, not a division by zero.
       expression: 'IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)',

@@ -1,5 +1,6 @@
 import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
@@ -15,12 +16,36 @@ export interface WebAclProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /**
- * Regional AWS WAF web ACL on the ALB: AWS managed rule groups and a per-IP rate limit.
- * Prompt bodies are large and often contain code, so the body-size and body-XSS rules of the
- * common rule set only count instead of blocking.
+ * Body rules of the managed rule groups that read prompts as attacks: prompts carry code (XSS),
+ * file paths (LFI), URLs (RFI, the metadata address) and are large. On /v1/* they only count (and
+ * label); a rule after the groups blocks the same labels on every other path.
+ */
+export const PROMPT_BODY_RULES: Record<string, string[]> = {
+  AWSManagedRulesCommonRuleSet: [
+    'SizeRestrictions_BODY',
+    'CrossSiteScripting_BODY',
+    'GenericLFI_BODY',
+    'GenericRFI_BODY',
+    'EC2MetaDataSSRF_BODY',
+  ],
+  AWSManagedRulesKnownBadInputsRuleSet: ['JavaDeserializationRCE_BODY', 'Log4JRCE_BODY'],
+};
+
+const LABEL_NAMESPACES: Record<string, string> = {
+  AWSManagedRulesCommonRuleSet: 'awswaf:managed:aws:core-rule-set',
+  AWSManagedRulesKnownBadInputsRuleSet: 'awswaf:managed:aws:known-bad-inputs',
+};
+
+/**
+ * Regional AWS WAF web ACL on the ALB: a per-IP rate limit sized for server-to-server traffic and
+ * AWS managed rule groups, whose prompt-body rules count rather than block on the API paths.
  */
 export class WebAcl extends Construct {
   public readonly webAcl: wafv2.CfnWebACL;
@@ -48,6 +73,22 @@ export class WebAcl extends Construct {
       visibilityConfig: visibility(name),
     });
 
+    const labelled = Object.entries(PROMPT_BODY_RULES).flatMap(([group, rules]) =>
+      rules.map((rule) => ({ labelMatchStatement: { scope: 'LABEL', key: `${LABEL_NAMESPACES[group]}:${labelName(rule)}` } })),
+    );
+    const outsideApi: wafv2.CfnWebACL.StatementProperty = {
+      notStatement: {
+        statement: {
+          byteMatchStatement: {
+            fieldToMatch: { uriPath: {} },
+            positionalConstraint: 'STARTS_WITH',
+            searchString: '/v1/',
+            textTransformations: [{ priority: 0, type: 'NONE' }],
+          },
+        },
+      },
+    };
+
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
@@ -61,8 +102,15 @@ export class WebAcl extends Construct {
           visibilityConfig: visibility('rate-limit'),
         },
         managed(1, 'AWSManagedRulesAmazonIpReputationList'),
-        managed(2, 'AWSManagedRulesKnownBadInputsRuleSet'),
-        managed(3, 'AWSManagedRulesCommonRuleSet', ['SizeRestrictions_BODY', 'CrossSiteScripting_BODY']),
+        managed(2, 'AWSManagedRulesKnownBadInputsRuleSet', PROMPT_BODY_RULES.AWSManagedRulesKnownBadInputsRuleSet),
+        managed(3, 'AWSManagedRulesCommonRuleSet', PROMPT_BODY_RULES.AWSManagedRulesCommonRuleSet),
+        {
+          name: 'BodyRulesOutsideApi',
+          priority: 4,
+          action: { block: {} },
+          statement: { andStatement: { statements: [outsideApi, { orStatement: { statements: labelled } }] } },
+          visibilityConfig: visibility('body-rules-outside-api'),
+        },
       ],
     });
 
@@ -75,6 +123,7 @@ export class WebAcl extends Construct {
     const logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `aws-waf-logs-${props.metricPrefix}`,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      encryptionKey: props.logEncryptionKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     new wafv2.CfnLoggingConfiguration(this, 'Logging', {
@@ -92,4 +141,9 @@ export class WebAcl extends Construct {
       redactedFields: [{ singleHeader: { Name: 'authorization' } }, { singleHeader: { Name: 'x-api-key' } }],
     });
   }
+}
+
+/** WAF labels rules by name with the `_BODY` suffix as `_Body` (e.g. `SizeRestrictions_Body`). */
+function labelName(rule: string): string {
+  return rule.replace(/_BODY$/, '_Body');
 }

@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { IMAGE_CONTEXT } from '../../lib/stacks/service-stack';
 
 const root = path.join(__dirname, '..', '..');
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
@@ -14,7 +15,10 @@ const instructions = (dockerfile: string) =>
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
 
-/** Names the ECS task gets (plain and secret), minus the AWS-only metrics switches. */
+/**
+ * Names the ECS task gets (plain and secret), minus the AWS-only switches (IAM database auth,
+ * AWS_REGION, MODELS_CONFIG); locally the database user has a password instead.
+ */
 const CONTRACT = [
   'PORT', 'HOST', 'METRICS_PORT', 'LOG_LEVEL', 'WORKERS', 'SHUTDOWN_GRACE_MS',
   'OPENAI_BASE_URL', 'OPENAI_API_KEY', 'ADMIN_API_KEY',
@@ -25,16 +29,31 @@ const CONTRACT = [
 describe('app/Dockerfile', () => {
   const lines = instructions(read('app/Dockerfile'));
 
-  test('pinned Node LTS slim base image', () => {
+  const stages = () => {
+    const starts = lines.map((l, i) => (l.startsWith('FROM ') ? i : -1)).filter((i) => i >= 0);
+    return starts.map((start, k) => lines.slice(start, starts[k + 1]));
+  };
+
+  test('two stages on the same pinned Node LTS slim image: build on the build platform, run on the target', () => {
     const from = lines.filter((l) => l.startsWith('FROM '));
-    expect(from).toHaveLength(1);
-    expect(from[0]).toMatch(/^FROM node:(22|24)\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/);
+    expect(from).toHaveLength(2);
+    expect(from[0]).toMatch(/^FROM --platform=\$BUILDPLATFORM node:(22|24)\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})? AS build$/);
+    expect(from[1]).toMatch(/^FROM node:(22|24)\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/);
+    expect(from[1].split(' ')[1]).toBe(from[0].split(' ')[2]);
   });
 
-  test('copies only the esbuild bundle', () => {
-    const copies = lines.filter((l) => /^(COPY|ADD) /.test(l) && !l.includes('https://'));
-    expect(copies).toHaveLength(1);
-    expect(copies[0]).toMatch(/^COPY (--chown=\S+ )?dist\/server\.js dist\/server\.js$/);
+  test('the build stage installs from the lockfile and runs the bundler', () => {
+    const build = stages()[0].join('\n');
+    expect(build).toMatch(/COPY package\.json package-lock\.json/);
+    expect(build).toMatch(/RUN (--mount=\S+ )?npm ci --ignore-scripts/);
+    expect(build).toMatch(/RUN node scripts\/build\.mjs/);
+  });
+
+  test('the runtime stage copies only the esbuild bundle, and no RUN step (no emulation for arm64)', () => {
+    const runtime = stages()[1];
+    const copies = runtime.filter((l) => /^(COPY|ADD) /.test(l) && !l.includes('https://'));
+    expect(copies).toEqual([expect.stringMatching(/^COPY --from=build (--chown=\S+ )?\/src\/dist\/server\.js dist\/server\.js$/)]);
+    expect(runtime.filter((l) => l.startsWith('RUN '))).toEqual([]);
   });
 
   test('trusts the RDS certificate authorities for PGSSLMODE=verify-full', () => {
@@ -61,8 +80,8 @@ describe('app/Dockerfile', () => {
 });
 
 describe('.dockerignore', () => {
-  test('is an allow-list: everything out except the bundle and the Dockerfile', () => {
-    expect(instructions(read('.dockerignore'))).toEqual(['*', '!dist/server.js', '!app/Dockerfile']);
+  test('is an allow-list: everything out except the sources, the lockfile and the bundler script', () => {
+    expect(instructions(read('.dockerignore'))).toEqual(['*', ...IMAGE_CONTEXT.map((p) => `!${p}`)]);
   });
 });
 

@@ -70,6 +70,9 @@ describe('EmfAggregator', () => {
       { Name: 'PromptTokens', Unit: 'Count' },
       { Name: 'CompletionTokens', Unit: 'Count' },
       { Name: 'CacheHits', Unit: 'Count' },
+      { Name: 'LimiterFailOpen', Unit: 'Count' },
+      { Name: 'UsageRowsDropped', Unit: 'Count' },
+      { Name: 'BudgetReseedFailures', Unit: 'Count' },
       { Name: 'GatewayOverhead', Unit: 'Milliseconds' },
     ]);
     expect(doc).toMatchObject({ Requests: 1, PromptTokens: 7, CompletionTokens: 5 });

@@ -1,6 +1,6 @@
 import { chatCompletionBody } from '../../../app/schemas/requests';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ANTHROPIC_JSON_LIMITS, checkJsonShape, JSON_LIMITS, jsonBody, nestingExceeds, RefusedBody } from '../../../app/plugins/json-body';
+import { ANTHROPIC_JSON_LIMITS, checkJsonShape, JSON_LIMITS, jsonBody, nestingExceeds, RefusedBody, unsafeIntegers } from '../../../app/plugins/json-body';
 
 const MB = 1_048_576;
 /** `count` copies of `item`, comma-separated, in a chat body's messages. */
@@ -127,5 +127,53 @@ describe('jsonBody: refusing or deferring a body over the caps', () => {
     expect((seen.at(-1) as RefusedBody).error).toMatchObject({ param: 'messages', code: 'request_too_complex' });
     expect((await post('/counted', messages(2))).status).toBe(200);
     expect(seen.at(-1)).toEqual({ model: 'm', messages: [{}, {}] });
+  });
+});
+
+describe('jsonBody: integers beyond 2^53', () => {
+  let app: FastifyInstance;
+  let base: string;
+  let seen: unknown;
+  beforeAll(async () => {
+    app = Fastify();
+    jsonBody(app);
+    app.post('/echo', async (request) => {
+      seen = request.body;
+      return { ok: true };
+    });
+    base = await app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(() => app.close());
+
+  const post = (body: string | Buffer) => fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+  it('come back as BigInt, digit for digit; everything else as JSON.parse reads it', async () => {
+    const text =
+      '{"seed":9223372036854775807,"neg":-12345678901234567890,"safe":1234567890123456,"float":1.2345678901234567e3,' +
+      '"s":"9223372036854775807 in a string","nested":[{"n":18446744073709551615}],"é":"ü"}';
+    expect((await post(text)).status).toBe(200);
+    expect(seen).toEqual({
+      seed: 9223372036854775807n,
+      neg: -12345678901234567890n,
+      safe: 1234567890123456,
+      float: 1234.5678901234567,
+      s: '9223372036854775807 in a string',
+      nested: [{ n: 18446744073709551615n }],
+      é: 'ü',
+    });
+  });
+
+  it('a string that imitates the mark stays a string', async () => {
+    expect((await post('{"a":"\\u0000int-0000000000000000:12345678901234567890","b":12345678901234567890}')).status).toBe(200);
+    expect(seen).toEqual({ a: '\u0000int-0000000000000000:12345678901234567890', b: 12345678901234567890n });
+  });
+
+  it('still refuses __proto__', async () => {
+    expect((await post('{"__proto__":{"x":1},"b":12345678901234567890}')).status).toBe(400);
+  });
+
+  it('cost a megabyte a few ms, not a lossless parse of ~200 ms', () => {
+    const big = Buffer.from(`{"seed":12345678901234567890,"messages":[${Array(2048).fill(JSON.stringify({ role: 'user', content: 'x'.repeat(480) })).join(',')}]}`);
+    expect(fastest(() => unsafeIntegers(big))).toBeLessThan(20);
   });
 });

@@ -93,15 +93,50 @@ export function databaseChecks(name: StageName, template: () => Template): void 
       });
     }
 
-    test('only the service and the rotation function reach the database port', () => {
+    test('only the service, the rotation function and the roles function reach the database port', () => {
       const ingress = Object.values(template().findResources('AWS::EC2::SecurityGroupIngress'))
         .map((r) => r.Properties)
-        .filter((p) => p.GroupId['Fn::GetAtt'][0].startsWith('DatabaseInstanceSecurityGroup'));
-      expect(ingress).toHaveLength(2);
-      const sources = ingress.map((p) => p.SourceSecurityGroupId['Fn::GetAtt'][0]).sort();
-      expect(sources[0]).toMatch(/^ApiServiceSecurityGroup/);
+        .filter((p) => JSON.stringify(p.GroupId).includes('DatabaseInstanceSecurityGroup'));
+      const sources = ingress.map((p) => JSON.stringify(p.SourceSecurityGroupId)).sort();
+      expect(sources).toHaveLength(3);
+      expect(sources[0]).toMatch(/ApiServiceSecurityGroup/);
       expect(sources[1]).toMatch(/RotationSingleUserSecurityGroup/);
-      for (const rule of ingress) expect(rule.FromPort).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DatabaseInstance/), 'Endpoint.Port'] });
+      expect(sources[2]).toMatch(/DatabaseRolesSecurityGroup/);
+    });
+
+    test('ct-rds-pr-7: IAM database authentication is on', () => {
+      expect(instance().props.EnableIAMDatabaseAuthentication).toBe(true);
+    });
+
+    test('the service logs in as its own roles with IAM tokens: rds-db:connect on exactly those two users', () => {
+      const statements = Object.values(template().findResources('AWS::IAM::Policy')).flatMap(
+        (p: any) => p.Properties.PolicyDocument.Statement,
+      );
+      const resources = statements.filter((st: any) => st.Action === 'rds-db:connect').flatMap((st: any) => [st.Resource].flat());
+      const users = resources.map((r: any) => JSON.stringify(r).match(/\/(\w+)"\]\]\}$/)?.[1]).sort();
+      expect(users).toEqual(['llmapi_app', 'llmapi_migrator']);
+      for (const r of resources) expect(JSON.stringify(r)).toMatch(/:dbuser:.*DatabaseInstance.*DbiResourceId/);
+    });
+
+    test('the master secret is never in the task, and a rotation of it never redeploys the service', () => {
+      const taskDefinition = JSON.stringify(only(template(), 'AWS::ECS::TaskDefinition').props);
+      expect(taskDefinition).not.toMatch(/DatabaseInstanceSecret/);
+      const rule = only(template(), 'AWS::Events::Rule').props;
+      expect(JSON.stringify(rule.EventPattern.resources)).not.toMatch(/DatabaseInstanceSecret/);
+    });
+
+    test('a custom resource in the VPC creates the roles as the master user', () => {
+      const roles = only(template(), 'Custom::LlmApiDatabaseRoles').props;
+      expect(roles).toMatchObject({ AppUser: 'llmapi_app', MigrationUser: 'llmapi_migrator', DatabaseName: db.databaseName });
+      expect(roles.SecretArn).toEqual({ Ref: expect.stringMatching(/^DatabaseInstanceSecret/) });
+      const fns = Object.values(template().findResources('AWS::Lambda::Function')).map((f: any) => f.Properties);
+      const handler = fns.find((f) => f.Description === 'Creates the llm-api database roles as the master user');
+      expect(handler.VpcConfig.SubnetIds.map((s: any) => s.Ref)).toEqual([expect.stringMatching(/PrivateSubnet1/), expect.stringMatching(/PrivateSubnet2/)]);
+      template().hasResourceProperties('AWS::RDS::EventSubscription', {
+        SourceType: 'db-instance',
+        EventCategories: Match.arrayWith(['configuration change', 'failover', 'failure', 'maintenance']),
+        SnsTopicArn: { Ref: Match.stringLikeRegexp('^NotificationsTopic') },
+      });
     });
   });
 }

@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { STAGES, StageName } from '../../../lib/config';
-import { only } from '../synth';
+import { isImportOf, only } from '../synth';
 
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
@@ -21,14 +21,14 @@ export function monitoringChecks(name: StageName, template: () => Template): voi
     a.MetricName ? [a.MetricName] : a.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric.MetricName);
 
   describe('monitoring', () => {
-    test('SNS topic is KMS-encrypted with a key CloudWatch may use', () => {
+    test('SNS topic is KMS-encrypted with a key CloudWatch, RDS and ElastiCache may publish with', () => {
       const topic = only(template(), 'AWS::SNS::Topic').props;
       const key = template().toJSON().Resources[topic.KmsMasterKeyId['Fn::GetAtt'][0]].Properties;
       expect(key.EnableKeyRotation).toBe(true);
       expect(key.KeyPolicy.Statement).toEqual(
         expect.arrayContaining([
           expect.objectContaining({
-            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Principal: { Service: ['cloudwatch.amazonaws.com', 'elasticache.amazonaws.com', 'events.rds.amazonaws.com'] },
             Action: expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*']),
           }),
         ]),
@@ -53,17 +53,25 @@ export function monitoringChecks(name: StageName, template: () => Template): voi
     });
 
     test('every alarm notifies the topic when firing and when recovering', () => {
-      expect(alarms()).toHaveLength(16);
+      expect(alarms()).toHaveLength(22);
+      // The topic lives in the data stack; the alarms name it through its export.
       for (const a of alarms()) {
-        expect(a.AlarmActions).toEqual([{ Ref: topicId() }]);
-        expect(a.OKActions).toEqual([{ Ref: topicId() }]);
+        expect(a.AlarmActions).toHaveLength(1);
+        expect(isImportOf(a.AlarmActions[0], topicId())).toBe(true);
+        expect(a.OKActions).toEqual(a.AlarmActions);
       }
     });
 
     test.each([
-      ['target-5xx', 'HTTPCode_Target_5XX_Count', 'GreaterThanThreshold', t.target5xxPer5Min],
-      ['elb-5xx', 'HTTPCode_ELB_5XX_Count', 'GreaterThanThreshold', t.elb5xxPer5Min],
+      ['http-5xx-rate', 'HTTPCode_Target_5XX_Count', 'GreaterThanThreshold', t.http5xxRatePercent],
       ['p99-latency', 'TargetResponseTime', 'GreaterThanThreshold', t.p99LatencySeconds],
+      ['gateway-overhead-p99', 'GatewayOverhead', 'GreaterThanThreshold', t.gatewayOverheadP99Ms],
+      ['rejected-connections', 'RejectedConnectionCount', 'GreaterThanThreshold', t.rejectedConnectionsPer5Min],
+      ['target-connection-errors', 'TargetConnectionErrorCount', 'GreaterThanThreshold', t.targetConnectionErrorsPer5Min],
+      ['limiter-fail-open', 'LimiterFailOpen', 'GreaterThanThreshold', t.limiterFailOpenPer5Min],
+      ['usage-rows-dropped', 'UsageRowsDropped', 'GreaterThanThreshold', t.usageRowsDroppedPer5Min],
+      ['budget-reseed-failures', 'BudgetReseedFailures', 'GreaterThanThreshold', t.budgetReseedFailuresPer5Min],
+      ['budget-threshold', 'BudgetThresholdCrossed', 'GreaterThanThreshold', 0],
       ['unhealthy-hosts', 'UnHealthyHostCount', 'GreaterThanThreshold', t.unhealthyHosts],
       ['running-tasks-low', 'RunningTaskCount', 'LessThanThreshold', config.service.minTasks],
       ['service-cpu', 'CPUUtilization', 'GreaterThanThreshold', t.serviceCpuPercent],
@@ -82,6 +90,34 @@ export function monitoringChecks(name: StageName, template: () => Template): voi
       expect(metricNames(a)).toContain(metricName);
       expect(a.ComparisonOperator).toBe(operator);
       expect(a.Threshold).toBe(threshold);
+    });
+
+    test('5xx is alarmed as a rate of all requests (targets and load balancer), not a count', () => {
+      const rate = alarm('http-5xx-rate');
+      expect(metricNames(rate).sort()).toEqual(['HTTPCode_ELB_5XX_Count', 'HTTPCode_Target_5XX_Count', 'RequestCount']);
+      expect(rate.Metrics.find((m: any) => m.Expression).Expression).toBe(
+        `IF(requests >= ${t.http5xxMinRequests}, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)`,
+      );
+    });
+
+    test('GatewayOverhead p99 and the app fault counters are alarmed from the EMF namespace', () => {
+      expect(alarm('gateway-overhead-p99')).toMatchObject({ Namespace: `LlmApi/${name}`, ExtendedStatistic: 'p99' });
+      for (const suffix of ['limiter-fail-open', 'usage-rows-dropped', 'budget-reseed-failures']) {
+        expect(alarm(suffix)).toMatchObject({
+          Namespace: `LlmApi/${name}`,
+          Statistic: 'Sum',
+          Dimensions: [{ Name: 'Service', Value: 'llm-api' }],
+        });
+      }
+    });
+
+    test('budget_threshold log lines become a metric, alarmed to the topic', () => {
+      template().hasResourceProperties('AWS::Logs::MetricFilter', {
+        FilterPattern: '{ $.event = "budget_threshold" }',
+        LogGroupName: { Ref: Match.stringLikeRegexp('^ApiLogs') },
+        MetricTransformations: [{ MetricNamespace: `LlmApi/${name}`, MetricName: 'BudgetThresholdCrossed', MetricValue: '1', Unit: 'Count' }],
+      });
+      expect(alarm('budget-threshold')).toMatchObject({ Namespace: `LlmApi/${name}`, Statistic: 'Sum', Threshold: 0 });
     });
 
     test('latency alarm uses p99; ECS and RDS alarms read their own namespaces', () => {
@@ -131,11 +167,17 @@ export function monitoringChecks(name: StageName, template: () => Template): voi
         'CompletionTokens',
         'CacheHits',
         'GatewayOverhead',
+        'RejectedConnectionCount',
+        'TargetConnectionErrorCount',
+        'LimiterFailOpen',
+        'UsageRowsDropped',
+        'BudgetReseedFailures',
+        'BudgetThresholdCrossed',
       ]) {
         expect(body).toContain(metric);
       }
       const alarmRefs = body.match(/\{"Fn::GetAtt":\["Alarms[A-Za-z0-9]+","Arn"\]\}/g) ?? [];
-      expect(new Set(alarmRefs).size).toBe(16);
+      expect(new Set(alarmRefs).size).toBe(22);
     });
   });
 }

@@ -1,8 +1,9 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { STAGES, StageName } from '../../../lib/config';
-import { container, only } from '../synth';
+import { bedrockModels, bedrockResourceArns } from '../../../lib/routing';
+import { container, isImportOf, only } from '../synth';
 
-const SECRET_NAMES = ['ADMIN_API_KEY', 'OPENAI_API_KEY', 'PGPASSWORD', 'PGUSER', 'REDIS_PASSWORD'];
+const SECRET_NAMES = ['ADMIN_API_KEY', 'OPENAI_API_KEY', 'REDIS_PASSWORD'];
 
 /** Issue point 5: ECS cluster, Fargate service, task definition, secrets, autoscaling. */
 export function serviceChecks(name: StageName, template: () => Template): void {
@@ -22,7 +23,7 @@ export function serviceChecks(name: StageName, template: () => Template): void {
       const network = props.NetworkConfiguration.AwsvpcConfiguration;
       expect(network.AssignPublicIp).toBe('DISABLED');
       expect(network.Subnets).toHaveLength(2);
-      for (const subnet of network.Subnets) expect(subnet.Ref).toMatch(/PrivateSubnet/);
+      for (const subnet of network.Subnets) expect(isImportOf(subnet, 'PrivateSubnet')).toBe(true);
     });
 
     test('deployments: circuit breaker with rollback, 100 % minimum healthy', () => {
@@ -44,13 +45,36 @@ export function serviceChecks(name: StageName, template: () => Template): void {
         Cpu: String(svc.cpu),
         Memory: String(svc.memoryMiB),
         RuntimePlatform: { CpuArchitecture: svc.cpuArchitecture, OperatingSystemFamily: 'LINUX' },
-        Volumes: [{ Name: 'tmp' }],
+        Volumes: [{ Name: 'tmp' }, { Name: 'ssm-state' }, { Name: 'ssm-logs' }],
       });
       expect(container(template())).toMatchObject({
         ReadonlyRootFilesystem: true,
         Memory: svc.memoryMiB,
-        MountPoints: [{ ContainerPath: '/tmp', ReadOnly: false, SourceVolume: 'tmp' }],
+        MountPoints: expect.arrayContaining([{ ContainerPath: '/tmp', ReadOnly: false, SourceVolume: 'tmp' }]),
       });
+    });
+
+    test('ct-ecs-pr-3: every container runs as the non-root node user', () => {
+      const containers = only(template(), 'AWS::ECS::TaskDefinition').props.ContainerDefinitions;
+      expect(containers.map((c: any) => c.Name).sort()).toEqual(['api', 'migrate']);
+      for (const c of containers) expect(c.User).toBe('1000:1000');
+    });
+
+    test('ct-ecs-pr-7: every container has a hard memory limit; reservations fit the task', () => {
+      const containers = only(template(), 'AWS::ECS::TaskDefinition').props.ContainerDefinitions;
+      for (const c of containers) expect(c.Memory).toBeGreaterThan(0);
+      const reserved = containers.reduce((sum: number, c: any) => sum + (c.MemoryReservation ?? c.Memory), 0);
+      expect(reserved).toBeLessThanOrEqual(svc.memoryMiB);
+    });
+
+    test('migrations run first, in their own container, as the schema-owning role', () => {
+      const migrate = container(template(), 'migrate');
+      expect(migrate).toMatchObject({ Essential: false, Command: ['node', 'dist/server.js', 'migrate'], ReadonlyRootFilesystem: true });
+      const migrateEnv = Object.fromEntries(migrate.Environment.map((e: any) => [e.Name, e.Value]));
+      expect(migrateEnv).toMatchObject({ PGUSER: 'llmapi_migrator', DATABASE_IAM_AUTH: 'true', PGSSLMODE: 'verify-full' });
+      expect(migrate.Secrets).toBeUndefined();
+      expect(container(template()).DependsOn).toEqual([{ ContainerName: 'migrate', Condition: 'SUCCESS' }]);
+      expect(env()).toMatchObject({ PGUSER: 'llmapi_app', DATABASE_IAM_AUTH: 'true' });
     });
 
     test('only port 8000 is mapped; the Prometheus port is never exposed', () => {
@@ -69,10 +93,9 @@ export function serviceChecks(name: StageName, template: () => Template): void {
     test('every secret is injected with ecs.Secret from Secrets Manager', () => {
       const secrets = container(template()).Secrets;
       expect(secrets.map((s: any) => s.Name).sort()).toEqual(SECRET_NAMES);
-      for (const secret of secrets) expect(JSON.stringify(secret.ValueFrom)).toMatch(/"Ref":"(Secrets|Cache|Database)/);
+      for (const secret of secrets) expect(JSON.stringify(secret.ValueFrom)).toMatch(/ImportValue.*(RefSecrets|RefCache)/);
       const valueFrom = Object.fromEntries(secrets.map((s: any) => [s.Name, JSON.stringify(s.ValueFrom)]));
-      expect(valueFrom.PGUSER).toContain(':username::');
-      expect(valueFrom.PGPASSWORD).toContain(':password::');
+      expect(valueFrom.OPENAI_API_KEY).toMatch(/SecretsProviderKeyOpenaiApiKey/);
     });
 
     test('nothing secret in the plain environment', () => {
@@ -90,15 +113,37 @@ export function serviceChecks(name: StageName, template: () => Template): void {
         LOG_LEVEL: svc.logLevel,
         SHUTDOWN_GRACE_MS: String(svc.shutdownGraceMs),
         OPENAI_BASE_URL: svc.upstreamBaseUrl,
-        PGHOST: { 'Fn::GetAtt': [expect.stringMatching(/^DatabaseInstance/), 'Endpoint.Address'] },
-        PGPORT: { 'Fn::GetAtt': [expect.stringMatching(/^DatabaseInstance/), 'Endpoint.Port'] },
         PGDATABASE: 'llmapi',
+        AWS_REGION: 'us-east-1',
         PGSSLMODE: 'verify-full',
         DATA_DIR: '/tmp/data',
         EMF_ENABLED: 'true',
         METRICS_NAMESPACE: `LlmApi/${name}`,
         SERVICE_NAME: 'llm-api',
       });
+      expect(isImportOf(env().PGHOST, 'DatabaseInstance')).toBe(true);
+      expect(isImportOf(env().PGPORT, 'DatabaseInstance')).toBe(true);
+    });
+
+    test('MODELS_CONFIG carries the stage routing document as inline JSON', () => {
+      expect(JSON.parse(env().MODELS_CONFIG)).toEqual(STAGES[name].routing);
+    });
+
+    test('provider keys named by api_key_env are secrets injected under that name', () => {
+      const names = container(template()).Secrets.map((s: any) => s.Name);
+      for (const env of ['OPENAI_API_KEY']) expect(names).toContain(env);
+      template().hasResourceProperties('AWS::SecretsManager::Secret', { Name: `llm-api/${name}/openai-api-key` });
+    });
+
+    test('the task role may invoke exactly the Bedrock models the routing document names', () => {
+      const statement = Object.values(template().findResources('AWS::IAM::Policy'))
+        .flatMap((p: any) => p.Properties.PolicyDocument.Statement)
+        .find((st: any) => st.Sid === 'InvokeRoutedBedrockModels');
+      expect(statement.Action).toEqual(['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream']);
+      const resolve = (arn: any) => (typeof arn === 'string' ? arn : arn['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : p.Ref)).join(''));
+      const expected = bedrockResourceArns(bedrockModels(STAGES[name].routing), 'AWS::AccountId', 'AWS::Partition');
+      expect(statement.Resource.map(resolve).sort()).toEqual(expected.sort());
+      template().hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: 'com.amazonaws.us-east-1.bedrock-runtime', PrivateDnsEnabled: true });
     });
 
     test('stop timeout is longer than SHUTDOWN_GRACE_MS and at most 120 s', () => {
@@ -148,14 +193,12 @@ export function serviceChecks(name: StageName, template: () => Template): void {
       expect(rule.EventPattern).toEqual({
         source: ['aws.secretsmanager'],
         'detail-type': ['Secret Label Updated'],
-        resources: expect.arrayContaining([
-          { Ref: expect.stringMatching(/^SecretsUpstreamApiKey/) },
-          { Ref: expect.stringMatching(/^SecretsAdminApiKey/) },
-          { Ref: expect.stringMatching(/^DatabaseInstanceSecretAttachment/) },
-          { Ref: expect.stringMatching(/^CacheAuthToken/) },
-        ]),
+        resources: expect.any(Array),
         detail: { labelUpdated: ['AWSCURRENT'] },
       });
+      const watched = JSON.stringify(rule.EventPattern.resources);
+      for (const secret of ['SecretsProviderKeyOpenaiApiKey', 'SecretsAdminApiKey', 'CacheAuthToken']) expect(watched).toContain(secret);
+      expect(rule.EventPattern.resources).toHaveLength(3);
       const machine = only(template(), 'AWS::StepFunctions::StateMachine');
       expect(rule.Targets[0].Arn).toEqual({ Ref: machine.logicalId });
       const definition = JSON.stringify(machine.props.DefinitionString);

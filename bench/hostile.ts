@@ -10,6 +10,10 @@
  * Target: legitimate requests/s under attack ≥ 80 % of the normal rate, /health p99 < 100 ms.
  * Everything is bounded (connections, concurrency, seconds) and goes to 127.0.0.1 only.
  *
+ * Each attack runs at a fixed rate (HOSTILE_BODY_RATE 20 MB bodies/s in all, HOSTILE_KEY_RATE 200
+ * unknown keys/s, HOSTILE_ADMIN_RATE 50 admin guesses/s): unpaced, attackers on the same two cores
+ * take whatever CPU they can and the ratio measures the machine, not the gateway.
+ *
  * Environment: HOSTILE_SECONDS (5, per measurement), HOSTILE_IDLE_SOCKETS (1000),
  * HOSTILE_ATTACKS (idle,bodies,keys: a subset runs only those, to see which one costs), BENCH_PIN as
  * for `npm run bench`.
@@ -25,6 +29,9 @@ import { cpuUs, createDatabase, pinning, REDIS_URL, ROOT, startUpstream } from '
 const SECONDS = Number(process.env.HOSTILE_SECONDS ?? 5);
 const IDLE_SOCKETS = Number(process.env.HOSTILE_IDLE_SOCKETS ?? 1000);
 const LEGIT_CONNECTIONS = 8;
+const BODY_RATE = Number(process.env.HOSTILE_BODY_RATE ?? 20);
+const KEY_RATE = Number(process.env.HOSTILE_KEY_RATE ?? 200);
+const ADMIN_RATE = Number(process.env.HOSTILE_ADMIN_RATE ?? 50);
 const ATTACKS = new Set((process.env.HOSTILE_ATTACKS ?? 'idle,bodies,keys').split(',').filter(Boolean));
 const ADMIN_KEY = `hostile-admin-${randomBytes(8).toString('hex')}`;
 const log = (line: string) => process.stdout.write(`bench:hostile: ${line}\n`);
@@ -115,8 +122,15 @@ function startAttack(port: number, limitedKey: string): Attack {
   };
   if (ATTACKS.has('idle')) for (let i = 0; i < IDLE_SOCKETS; i++) openIdle();
 
-  const loop = async (kind: string, once: () => Promise<number>) => {
-    while (running) count(kind, await once());
+  /** `once` `perSecond` times a second (as far as answers allow), until stopped. */
+  const loop = async (kind: string, perSecond: number, once: () => Promise<number>) => {
+    const interval = 1000 / perSecond;
+    const started = performance.now();
+    for (let n = 1; running; n++) {
+      count(kind, await once());
+      const wait = started + n * interval - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
   };
   const json = { 'content-type': 'application/json' };
   const octet = () => `198.18.${(Math.random() * 255) | 0}.${(Math.random() * 255) | 0}`;
@@ -124,13 +138,13 @@ function startAttack(port: number, limitedKey: string): Attack {
   const keys = ATTACKS.has('keys');
   const loops = [
     ...(bodies ? [0, 1] : []).map(() =>
-      loop('big body, 5-rpm key', () =>
+      loop('big body, 5-rpm key', BODY_RATE / 4, () =>
         send(agent, port, '/v1/chat/completions', { ...json, authorization: `Bearer ${limitedKey}` }, NONSENSE),
       ),
     ),
-    ...(bodies ? [0] : []).map(() => loop('big body, no key', () => send(agent, port, '/v1/chat/completions', json, NONSENSE))),
+    ...(bodies ? [0] : []).map(() => loop('big body, no key', BODY_RATE / 2, () => send(agent, port, '/v1/chat/completions', json, NONSENSE))),
     ...(keys ? [0, 1] : []).map(() =>
-      loop('unknown key, many addresses', () =>
+      loop('unknown key, many addresses', KEY_RATE / 2, () =>
         send(agent, port, '/v1/models', {
           authorization: `Bearer sk-llm-${randomBytes(18).toString('base64url')}`,
           'x-forwarded-for': octet(),
@@ -138,7 +152,7 @@ function startAttack(port: number, limitedKey: string): Attack {
       ),
     ),
     ...(keys ? [0] : []).map(() =>
-      loop('wrong admin key, one address', () =>
+      loop('wrong admin key, one address', ADMIN_RATE, () =>
         send(agent, port, '/admin/keys', { authorization: `Bearer guess-${randomBytes(8).toString('hex')}`, 'x-forwarded-for': '198.51.100.66' }),
       ),
     ),

@@ -111,7 +111,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   deps.instrument?.(app);
   requestContext(app, deps.lifecycle);
   connectionLimitHook(app, deps.connections);
-  errorHandler(app, { bodyLimit: deps.config.BODY_LIMIT_BYTES, scrubber: createScrubber({ secrets: deps.secrets }) });
+  const scrubber = createScrubber({ secrets: deps.secrets });
+  errorHandler(app, { bodyLimit: deps.config.BODY_LIMIT_BYTES, scrubber });
   const origins = deps.config.CORS_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean);
   if (origins?.length) {
     app.register(cors, {
@@ -143,7 +144,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await v1.register(responsesRoute, { pipeline, owners: deps.owners, provider });
     await v1.register(messagesRoute, { pipeline, router: deps.router });
     await v1.register(modelsRoute, { catalog: deps.models });
-    await v1.register(batchRoute, { pipeline, config: deps.config });
+    await v1.register(batchRoute, { pipeline, config: deps.config, scrubber });
     keyRoute(v1, { usage: deps.usage, limits: { rpm: deps.config.DEFAULT_RPM, tpm: deps.config.DEFAULT_TPM } });
   });
 

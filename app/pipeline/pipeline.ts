@@ -8,6 +8,7 @@ import { cacheKey } from '../cache/cache-key';
 import { parseBody } from '../schemas/requests';
 import { reserve, type Amounts, type LimitDefaults, type Reservation } from '../services/limits';
 import { modelAllowed } from '../services/model-access';
+import { RefusedBody } from '../plugins/json-body';
 import type { ObjectOwners } from '../stores/object-owners';
 import type { ApiKeyRecord, CachedAnswer, RateLimiter, ResponseCache, UsageRecord } from '../stores/types';
 import type { AnyCodec, RequestShape } from '../surfaces/codec';
@@ -157,6 +158,7 @@ export function createPipeline(deps: PipelineDeps) {
     try {
       let body: Body;
       try {
+        if (req.body instanceof RefusedBody) throw req.body.error;
         body = parseBody(codec.schema, req.body) as Body;
       } catch (err) {
         // An invalid request still counts against rpm: a flood of bad bodies meets 429s, not 400s.

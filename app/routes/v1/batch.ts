@@ -5,7 +5,9 @@ import type { Config } from '../../config';
 import { ApiError, InternalError, InvalidRequestError } from '../../errors';
 import { batchOutcome, type CallOutcome } from '../../pipeline/outcome';
 import type { Pipeline } from '../../pipeline/pipeline';
+import { errorAnswer } from '../../plugins/error-handler';
 import { abortOnHangUp } from '../../plugins/request-context';
+import type { Scrubber } from '../../security/scrub';
 import { parseBody } from '../../schemas/requests';
 import { chatCodec } from '../../surfaces/chat';
 import type { AnyCodec } from '../../surfaces/codec';
@@ -53,8 +55,13 @@ function itemOf(raw: unknown): { codec: AnyCodec; body: unknown } {
  * Several calls in one request, each through the same pipeline as a single call (allow-list, limits,
  * cache, usage, bounded attempts); one failed item does not sink the rest.
  */
-export const batchRoute = fp<{ pipeline: Pipeline; config: Pick<Config, 'BATCH_MAX_CONCURRENCY' | 'BATCH_MAX_ITEMS'> }>(
-  async (app, { pipeline, config }) => {
+export const batchRoute = fp<{
+  pipeline: Pipeline;
+  config: Pick<Config, 'BATCH_MAX_CONCURRENCY' | 'BATCH_MAX_ITEMS'>;
+  /** Each item's error body is rebuilt like any other answer's. */
+  scrubber: Scrubber;
+}>(
+  async (app, { pipeline, config, scrubber }) => {
     app.post('/v1/batch', async (request, reply) => {
       const body = parseBody(batchBody, request.body);
       if (body.requests.length > config.BATCH_MAX_ITEMS) {
@@ -90,7 +97,7 @@ export const batchRoute = fp<{ pipeline: Pipeline; config: Pick<Config, 'BATCH_M
         } catch (err) {
           const e = err instanceof ApiError ? err : new InternalError();
           if (!(err instanceof ApiError)) request.log.error({ err, item: i }, 'batch item failed');
-          return { status: e.status, body: e.toBody() };
+          return { status: e.status, body: errorAnswer(scrubber, e) };
         }
       });
       request.callOutcome = Promise.all(outcomes).then(batchOutcome);

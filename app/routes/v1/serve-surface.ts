@@ -40,7 +40,8 @@ export async function runSurface(
 
 /** `POST <codec.route>`: everything else is the pipeline's. */
 export function serveSurface(app: FastifyInstance, pipeline: Pipeline, codec: AnyCodec) {
-  app.post(codec.route, { config: { errorShape: codec.errorShape } }, (request, reply) =>
+  // Bodies over the structural caps reach the pipeline as RefusedBody, so they count against rpm.
+  app.post(codec.route, { config: { errorShape: codec.errorShape, deferBodyRefusal: true } }, (request, reply) =>
     runSurface(pipeline, codec, request, reply),
   );
 }

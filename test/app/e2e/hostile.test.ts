@@ -233,6 +233,32 @@ describe('work before limits', () => {
   });
 });
 
+describe('limits before expensive work', () => {
+  it('an rpm-5 key sending 10 hostile megabytes gets at least 5 × 429 while /health stays fast', async () => {
+    const nonsense = `{"model":"gpt-4o","messages":[${Array.from({ length: 346_000 }, () => '{}').join(',')}]}`;
+    const { key: limited } = await createKeyStore({ db: db.db }).create({ name: 'rpm-5', rpm: 5 });
+    const health: number[] = [];
+    let stop = false;
+    const probe = (async () => {
+      while (!stop) {
+        const started = performance.now();
+        await fetch(`${gw.url}/health`);
+        health.push(performance.now() - started);
+        await sleep(10);
+      }
+    })();
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await call(gw.url, '/v1/chat/completions', nonsense, { key: limited })).status);
+    stop = true;
+    await probe;
+    // Refused bodies count against rpm: the first five are 400s, then the key's minute is spent.
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
+    expect(statuses.every((s) => s === 400 || s === 429)).toBe(true);
+    const sorted = [...health].sort((x, y) => x - y);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(100);
+  });
+});
+
 describe('failed authentication', () => {
   it('throttles 500 wrong keys from one address, and only that address', async () => {
     const from = (address: string) => ({ 'x-forwarded-for': address });

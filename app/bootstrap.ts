@@ -8,6 +8,9 @@ import { loadTokenizer } from './lib/tokenizer';
 import { readSecret } from './lib/secrets';
 import { throttled } from './lib/throttled-log';
 import type { Lifecycle } from './plugins/request-context';
+import { createScrubber } from './security/scrub';
+import { createAuthThrottle } from './security/auth-throttle';
+import { createConnectionLimit } from './security/connections';
 import { createAuthenticator } from './services/authenticator';
 import { createPipeline } from './pipeline/pipeline';
 import { createProviders } from './providers/registry';
@@ -21,11 +24,17 @@ import { createMemoryCache } from './stores/cache-memory';
 import { createRedisCache } from './stores/cache-redis';
 import { createPgliteDb, createPostgresDb, databasePassword } from './stores/db';
 import { createKeyStore } from './stores/keys';
+import { createMemoryRevocations, createRedisRevocations, withRevocationBroadcast, type Revocations } from './stores/revocations';
+import { logBudgetThreshold } from './stores/limiter-events';
+import type { LoadUsage } from './stores/limiter-memory';
+import { createTeamStore } from './stores/teams';
+import { loadPriceOverrides } from './pricing/load-overrides';
+import { createPricing } from './pricing/pricing';
 import { createFailOpenLimiter } from './stores/limiter-fail-open';
 import { createMemoryLimiter } from './stores/limiter-memory';
 import { createRedisLimiter } from './stores/limiter-redis';
 import { migrate } from './stores/migrate';
-import type { Db, RateLimiter, ResponseCache } from './stores/types';
+import type { BudgetThresholdEvent, Db, RateLimiter, ResponseCache } from './stores/types';
 import { createUsageQuery } from './stores/usage-query';
 import { createObjectOwners } from './stores/object-owners';
 import { createUsageRecorder, type UsageRecorder } from './stores/usage-recorder';
@@ -35,8 +44,12 @@ import { startRetention } from './stores/usage-retention';
 export interface StoreEvents {
   redisFallback?(component: 'limiter' | 'cache'): void;
   usageDropped?(count: number): void;
-  /** A budget counter Redis lost could not be re-seeded from the usage table (counted and alarmed). */
-  budgetReseedFailed?(): void;
+  /** A usage priced as null for want of a price: usage_unpriced_total{model}. */
+  unpriced?(model: string): void;
+  /** A dollar budget crossed 80 % / 100 % (already logged as event "budget_threshold"): budget_threshold_crossings_total. */
+  budgetThreshold?(e: BudgetThresholdEvent): void;
+  /** A budget counter Redis lost could not be re-seeded from Postgres (the request got a 503). */
+  reseedFailed?(err: unknown): void;
 }
 
 export interface Services {
@@ -79,6 +92,29 @@ export function createRedisClient(config: Config, logger: Logger): Redis {
   return redis;
 }
 
+/** The password a connection URL carries (`postgres://user:pw@host`), if any. */
+function urlPassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every credential this process was configured with: what no error body may carry. */
+export function configuredSecrets(config: Config, resolved: { providerKeys?: string[]; adminKey?: string }): string[] {
+  const all = [
+    ...(resolved.providerKeys ?? []),
+    resolved.adminKey,
+    config.REDIS_PASSWORD,
+    urlPassword(config.REDIS_URL),
+    urlPassword(config.DATABASE_URL),
+    config.PGPASSWORD,
+  ];
+  return [...new Set(all.filter((s): s is string => typeof s === 'string' && s !== ''))];
+}
+
 /** Builds every dependency the app needs from the configuration, embedded defaults included. */
 export async function createServices(
   config: Config,
@@ -111,22 +147,44 @@ export async function createServices(
   const retention = startRetention({
     query: usageQuery,
     days: config.USAGE_RETENTION_DAYS,
+    rollupDays: config.USAGE_ROLLUP_RETENTION_DAYS,
     onError: onBackgroundError,
   });
-  const loadMonthUsage = (keyId: string, monthStart: Date) => usageQuery.monthTokens(keyId, monthStart);
+  // Budget counters Redis lost (or this process never had) start from what the usage tables hold.
+  const loadUsage: LoadUsage = (c) =>
+    c.unit === 'tokens' ? usageQuery.monthTokens(c.id, c.start) : usageQuery.spendSince(c.scope, c.id, c.start);
+  const logThreshold = logBudgetThreshold(logger);
+  const onBudgetThreshold = (e: BudgetThresholdEvent) => {
+    logThreshold(e);
+    events.budgetThreshold?.(e);
+  };
+  const reseedFailed = throttled(logger, 'budget counter could not be re-seeded from Postgres');
+  const onReseedFailed = (err: unknown) => {
+    reseedFailed(err);
+    events.reseedFailed?.(err);
+  };
+  const pricing = createPricing({
+    overrides: config.PRICES_FILE ? loadPriceOverrides(config.PRICES_FILE) : undefined,
+    log: logger,
+    onUnpriced: (model) => events.unpriced?.(model),
+  });
 
   let limiter: RateLimiter;
   let cache: ResponseCache;
   let redisPing: (() => Promise<unknown>) | undefined;
+  let revocations: Revocations;
   const memoryCache = () => createMemoryCache({ maxEntryBytes: config.CACHE_MAX_ENTRY_BYTES });
   if (kinds.redis === 'redis') {
     const redis = createRedisClient(config, logger);
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
     const limiterDown = throttled(logger, 'redis unavailable: rate limits served in process');
     limiter = createFailOpenLimiter({
-      primary: createRedisLimiter({ redis, loadMonthUsage }),
-      fallback: createMemoryLimiter({ loadMonthUsage }),
+      primary: createRedisLimiter({ redis, loadUsage, onBudgetThreshold, onReseedFailed }),
+      fallback: createMemoryLimiter({ loadUsage, onBudgetThreshold, onReseedFailed }),
       failOpen: config.RATE_LIMIT_FAIL_OPEN,
+      // A check is up to two script calls (the second after re-seeding a budget counter): the hard
+      // deadline must not undercut the command timeout the operator chose.
+      timeoutMs: Math.max(200, 2 * config.REDIS_COMMAND_TIMEOUT_MS),
       onFallback: (err) => {
         events.redisFallback?.('limiter');
         limiterDown(err);
@@ -141,9 +199,17 @@ export async function createServices(
       },
     });
     redisPing = () => redis.ping();
+    revocations = createRedisRevocations({
+      redis,
+      // SUBSCRIBE needs a connection of its own, which waits for Redis rather than failing fast
+      // and resubscribes after every reconnect.
+      subscriber: redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined }),
+      onError: throttled(logger, 'revocation broadcast failed; other replicas fall back to their key cache TTL'),
+    });
   } else {
+    revocations = createMemoryRevocations();
     logger.info('no REDIS_URL: rate limits and the response cache live in this process');
-    limiter = createMemoryLimiter({ loadMonthUsage });
+    limiter = createMemoryLimiter({ loadUsage, onBudgetThreshold, onReseedFailed });
     cache = memoryCache();
   }
 
@@ -181,17 +247,34 @@ export async function createServices(
   });
   const owners = createObjectOwners({ db, onError: throttled(logger, 'object owner write failed') });
   const models = createModelCatalog({ router });
-  const scrubSecrets = [...providers.secrets, adminKey].filter((v): v is string => !!v && v.length >= 8);
+  const secrets = configuredSecrets(config, { providerKeys: providers.secrets, adminKey });
+  const scrubber = createScrubber({ secrets });
+  const connections = createConnectionLimit({ max: config.MAX_CONNECTIONS });
+  const authenticator = createAuthenticator({
+    keys,
+    ttlMs: config.KEY_CACHE_TTL_MS,
+    // Half the pool at most: a flood of unknown keys leaves connections for usage and admin queries.
+    maxConcurrentLookups: Math.max(1, Math.floor(config.DATABASE_POOL_SIZE / 2)),
+    onStoreError: throttled(logger, 'key lookup failed'),
+  });
+  // A revoked key stops on every replica at once, from its cache too (even while Postgres is down).
+  revocations.subscribe((keyId) => authenticator.revoked(keyId));
+  closers.push(() => revocations.close());
   const deps: AppDeps = {
     config: { ...config, ADMIN_API_KEY: adminKey },
+    secrets,
+    authThrottle: createAuthThrottle({
+      maxFailures: config.AUTH_FAILURE_LIMIT,
+      windowMs: config.AUTH_FAILURE_WINDOW_MS,
+      maxAddresses: config.AUTH_THROTTLE_MAX_ADDRESSES,
+    }),
+    connections,
     logger,
     lifecycle,
-    keys,
-    authenticator: createAuthenticator({
-      keys,
-      ttlMs: config.KEY_CACHE_TTL_MS,
-      onStoreError: throttled(logger, 'key lookup failed'),
-    }),
+    // Revoking through the admin API broadcasts the revocation.
+    keys: withRevocationBroadcast(keys, revocations),
+    teams: createTeamStore({ db }),
+    authenticator,
     pipeline: createPipeline({
       router,
       limiter,
@@ -201,8 +284,9 @@ export async function createServices(
       usage: usageRecorder,
       owners,
       defaultCompletionReserve: 1024,
-      scrub: (text) => scrubSecrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text),
+      scrubber,
       onBackgroundError,
+      pricing,
     }),
     router,
     owners,
@@ -212,6 +296,7 @@ export async function createServices(
       database: () => db.query('SELECT 1'),
       redis: redisPing,
       upstream: createProviderProbe(router.providers()),
+      connections,
     }),
   };
 

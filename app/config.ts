@@ -31,6 +31,8 @@ export const configSchema = z.object({
   DATABASE_URL: optionalString,
   /** node-postgres reads PG* itself; PGHOST alone selects Postgres (how the ECS task is configured). */
   PGHOST: optionalString,
+  /** Read by node-postgres itself; listed here so the error scrubber knows the value to remove. */
+  PGPASSWORD: optionalString,
   /** Read here only for IAM auth tokens, which are signed for host, port and user (node-postgres reads them too). */
   PGPORT: int(1).max(65535).default(5432),
   PGUSER: optionalString,
@@ -75,11 +77,38 @@ export const configSchema = z.object({
   /** How long a key lookup is trusted in process; revocations take effect within this. */
   KEY_CACHE_TTL_MS: int(0).max(5000).default(2000),
   USAGE_RETENTION_DAYS: int(1).default(90),
+  /** Daily usage rollups (reports, budget re-seeding) outlive the raw rows; a month's budget re-seeds from them. */
+  USAGE_ROLLUP_RETENTION_DAYS: int(32).default(800),
+  /** Per-model prices (JSON or YAML) overriding the shipped table in app/pricing/prices.json. */
+  PRICES_FILE: optionalString,
   /**
    * Usage rows held while Postgres is unreachable; past it the oldest are dropped and counted. Rows
    * being written count too, so the floor is two 500-row INSERT batches.
    */
   USAGE_BUFFER_MAX_ROWS: int(1000).default(50_000),
+  /**
+   * Connection bounds. From connecting to complete request headers (also how long a socket that
+   * never sends a byte is kept); to a complete request, body included; an idle keep-alive
+   * connection (longer than the ALB's 300 s idle timeout, so the ALB always closes first).
+   */
+  HEADERS_TIMEOUT_MS: int(1000).max(60_000).default(15_000),
+  REQUEST_TIMEOUT_MS: int(1000).max(600_000).default(60_000),
+  KEEP_ALIVE_TIMEOUT_MS: int(1000).default(310_000),
+  /**
+   * Open connections per process; past it requests get 503 and their connection is closed, and
+   * past 110 % new sockets are refused at accept. /ready fails above 90 %.
+   */
+  MAX_CONNECTIONS: int(1).default(10_000),
+  /**
+   * Proxies in front of the service whose X-Forwarded-For entries are trusted (the ALB: 1). The
+   * caller's address is then the entry that many places from the right; 0 uses the socket's peer.
+   */
+  TRUST_PROXY_HOPS: int(0).max(10).default(0),
+  /** Failed authentications per source address within AUTH_FAILURE_WINDOW_MS before 429s. */
+  AUTH_FAILURE_LIMIT: int(1).default(20),
+  AUTH_FAILURE_WINDOW_MS: int(1000).default(60_000),
+  /** Addresses the failure counter remembers at once (its memory bound). */
+  AUTH_THROTTLE_MAX_ADDRESSES: int(100).default(10_000),
   BATCH_MAX_CONCURRENCY: int(1).default(5),
   BATCH_MAX_ITEMS: int(1).default(100),
   SHUTDOWN_GRACE_MS: int(0).default(25_000),

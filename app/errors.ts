@@ -57,13 +57,22 @@ export class PayloadTooLargeError extends ApiError {
 }
 
 export class RateLimitError extends ApiError {
-  constructor(message: string, headers: Record<string, string>) {
+  constructor(
+    message: string,
+    headers: Record<string, string>,
+    /** Which limit refused: 'requests' or 'tokens' (metrics and the access log read it). */
+    readonly refusedBy: 'requests' | 'tokens' | 'budget' = 'requests',
+  ) {
     super(429, message, 'rate_limit_error', 'rate_limit_exceeded', null, headers);
   }
 }
 
 export class QuotaExceededError extends ApiError {
-  constructor(message: string, headers: Record<string, string>) {
+  constructor(
+    message: string,
+    headers: Record<string, string>,
+    readonly refusedBy: 'requests' | 'tokens' | 'budget' = 'budget',
+  ) {
     super(429, message, 'insufficient_quota', 'insufficient_quota', null, headers);
   }
 }
@@ -139,32 +148,4 @@ export function normaliseErrorBody(status: number, text: string): ErrorBody {
       code: null,
     },
   };
-}
-
-/** Anthropic's error types by status, for the Messages API surface. */
-function anthropicType(status: number): string {
-  switch (status) {
-    case 400:
-      return 'invalid_request_error';
-    case 401:
-      return 'authentication_error';
-    case 403:
-      return 'permission_error';
-    case 404:
-      return 'not_found_error';
-    case 413:
-      return 'request_too_large';
-    case 429:
-      return 'rate_limit_error';
-    case 503:
-    case 529:
-      return 'overloaded_error';
-    default:
-      return status >= 500 ? 'api_error' : 'invalid_request_error';
-  }
-}
-
-/** The same error in Anthropic's shape: `{"type": "error", "error": {"type", "message"}}`. */
-export function anthropicErrorBody(err: ApiError): { type: 'error'; error: { type: string; message: string } } {
-  return { type: 'error', error: { type: anthropicType(err.status), message: err.toBody().error.message } };
 }

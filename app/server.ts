@@ -1,6 +1,6 @@
 /**
  * The process entry point: the only file with process side effects (listening, workers, signals,
- * exit codes). `node dist/server.js [serve|migrate|keys …]`.
+ * exit codes). `node dist/server.js [serve|migrate|keys …|teams …]`.
  */
 import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
@@ -9,11 +9,13 @@ import pino, { type Logger } from 'pino';
 import { buildApp } from './app';
 import { createServices, openDatabase } from './bootstrap';
 import { runKeysCommand } from './cli/keys';
+import { runTeamsCommand } from './cli/teams';
 import { backends, loadConfig, type Config } from './config';
 import { createLogger } from './lib/logger';
 import { createObservability, serveClusterMetrics } from './observability/observability';
 import type { Lifecycle } from './plugins/request-context';
 import { createKeyStore } from './stores/keys';
+import { createTeamStore } from './stores/teams';
 import { migrate } from './stores/migrate';
 import type { Db } from './stores/types';
 
@@ -135,8 +137,13 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${out}\n`);
       return;
     }
+    case 'teams': {
+      const out = await withDatabase(config, logger, (db) => runTeamsCommand(createTeamStore({ db }), args));
+      process.stdout.write(`${out}\n`);
+      return;
+    }
     default:
-      throw new Error(`unknown command '${command}': use serve, migrate or keys`);
+      throw new Error(`unknown command '${command}': use serve, migrate, keys or teams`);
   }
 }
 

@@ -28,6 +28,7 @@ const { createServices } = require('../app/bootstrap') as typeof import('../app/
 const { loadConfig } = require('../app/config') as typeof import('../app/config');
 const { createLogger } = require('../app/lib/logger') as typeof import('../app/lib/logger');
 const { createPipeline } = require('../app/pipeline/pipeline') as typeof import('../app/pipeline/pipeline');
+const { createScrubber } = require('../app/security/scrub') as typeof import('../app/security/scrub');
 const { createMemoryCache } = require('../app/stores/cache-memory') as typeof import('../app/stores/cache-memory');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -86,7 +87,7 @@ async function main() {
     router: services.deps.router,
     owners: services.deps.owners,
     defaultCompletionReserve: 1024,
-    scrub: (t) => t,
+    scrubber: createScrubber({ secrets: [] }),
     onBackgroundError: () => undefined,
     limiter: {
       check: async () => allowAll,

@@ -11,7 +11,8 @@
  * BENCH_TARGETS=gateway,cacheHit (load only these; for profiling one path), BENCH_TTFT_SAMPLES,
  * BENCH_GATEWAY_ENV='NAME=value,…' (extra settings for the gateway, for A/B runs),
  * BENCH_GATEWAY_NODE_ARGS='--flag …' (extra node flags for the gateway, e.g. heap sizing),
- * BENCH_EXPLAIN=0 (when a target is missed, skip the extra profiling pass that explains why).
+ * BENCH_EXPLAIN=0 (when a target is missed, skip the extra profiling pass that explains why),
+ * BENCH_HOSTILE=0 (skip the last step: legitimate traffic under hostile clients, bench/hostile.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { freePort, startGateway, type GatewayProcess } from '../test/support/gat
 import { startLoadGenerator, type LoadGenerator, type LoadResult, type StreamTarget } from './measure';
 import { findOrInstallNginx, startNginx, type NginxProxy } from './nginx';
 import { explainMisses } from './explain';
+import { runHostileBench, type HostileResult } from './hostile';
 import { costBreakdown, readProfile, summarizeProfile } from './profile-summary';
 import { evaluate, formatReport, growth, type BenchResults, type TargetName, type TargetRuns } from './report';
 import {
@@ -280,6 +282,13 @@ async function main(): Promise<void> {
     await cleanup();
     cleanups.length = 0;
 
+    // Last, on a gateway of its own: legitimate traffic while hostile clients run (bench/hostile.ts).
+    let hostile: HostileResult | undefined;
+    if (process.env.BENCH_HOSTILE !== '0') {
+      log('hostile clients: idle sockets, 1 MB bodies, key floods against legitimate traffic');
+      hostile = await runHostileBench();
+    }
+
     let profile: string | undefined;
     if (plan.profile) {
       const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort();
@@ -306,6 +315,7 @@ async function main(): Promise<void> {
       infoLevel,
       missed: missed.map((v) => v.target),
       cpuBreakdown: breakdown,
+      hostile,
     };
     writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(out, null, 2)}\n`);
     log('wrote bench/results.json');

@@ -243,7 +243,7 @@ export function startEmfEmitter(opts: EmfEmitterOptions): EmfEmitter {
 export interface FaultEvents {
   redisFallback?(component: 'limiter' | 'cache'): void;
   usageDropped?(count: number): void;
-  budgetReseedFailed?(): void;
+  reseedFailed?(err: unknown): void;
 }
 
 /**
@@ -262,8 +262,8 @@ export function withEmfFaults<E extends FaultEvents>(events: E, emf: Pick<EmfEmi
       events.usageDropped?.(count);
       emf.fault('UsageRowsDropped', count);
     },
-    budgetReseedFailed() {
-      events.budgetReseedFailed?.();
+    reseedFailed(err) {
+      events.reseedFailed?.(err);
       emf.fault('BudgetReseedFailures');
     },
   };

@@ -131,16 +131,42 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions = {}) {
     registers,
   });
 
+  const unpriced = new Counter({
+    name: 'usage_unpriced_total',
+    help: 'Usage rows recorded with cost_usd null because their model has no price, by model (bounded).',
+    labelNames: ['model'],
+    registers,
+  });
+  const budgetCrossings = new Counter({
+    name: 'budget_threshold_crossings_total',
+    help: 'Budgets crossing 80 % or 100 % of their amount, by scope (key|team), period (day|month) and percent.',
+    labelNames: ['scope', 'period', 'percent'],
+    registers,
+  });
+  const reseedFailures = new Counter({
+    name: 'budget_reseed_failures_total',
+    help: 'Budget counters Redis lost that could not be re-seeded from Postgres (the request got 503).',
+    registers,
+  });
+
   // Bounded label sets start at zero, so rate() and alerts work before the first event.
   for (const result of CACHE_RESULTS) cacheRequests.labels(result).inc(0);
   for (const kind of LIMIT_KINDS) rateLimited.labels(kind).inc(0);
   for (const component of ['limiter', 'cache']) redisFallbacks.labels(component).inc(0);
   usageDropped.inc(0);
   upstreamRetries.inc(0);
+  reseedFailures.inc(0);
+  for (const scope of ['key', 'team']) {
+    for (const period of ['day', 'month']) for (const percent of ['80', '100']) budgetCrossings.labels(scope, period, percent).inc(0);
+  }
 
   const storeEvents: StoreEvents = {
     redisFallback: (component) => redisFallbacks.labels(component).inc(),
     usageDropped: (count) => usageDropped.inc(count),
+    // Model names come from callers: bounded like every other model label.
+    unpriced: (model) => unpriced.labels(models.label(model, true)).inc(),
+    budgetThreshold: (e) => budgetCrossings.labels(e.scope, e.period, String(e.percent)).inc(),
+    reseedFailed: () => reseedFailures.inc(),
   };
 
   return {

@@ -2,15 +2,19 @@ import { PassThrough, Readable } from 'node:stream';
 import { ApiError, InternalError, InvalidRequestError, NotFoundError, PermissionDeniedError, QuotaExceededError, RateLimitError } from '../errors';
 import { countTokens } from '../lib/tokenizer';
 import type { StreamEvent } from '../providers/types';
-import type { AttemptTrace, Deployment, Router, RoutePlan } from '../routing/router';
+import type { Pricing } from '../pricing/pricing';
+import type { AttemptTrace, Router, RoutePlan } from '../routing/router';
 import { cacheKey } from '../cache/cache-key';
 import { parseBody } from '../schemas/requests';
-import { reserve, type LimitDefaults, type Reservation } from '../services/limits';
+import { reserve, type Amounts, type LimitDefaults, type Reservation } from '../services/limits';
+import { modelAllowed } from '../services/model-access';
 import type { ObjectOwners } from '../stores/object-owners';
 import type { ApiKeyRecord, CachedAnswer, RateLimiter, ResponseCache, UsageRecord } from '../stores/types';
 import type { AnyCodec, RequestShape } from '../surfaces/codec';
 import { emptyOutcome, type CallOutcome } from './outcome';
 import { relay, type RelayResult } from './relay';
+import { scrubErrorEvent } from './scrub-event';
+import type { Scrubber } from '../security/scrub';
 import { frameEvent } from './sse-frame';
 import type { Usage } from './usage';
 
@@ -19,10 +23,6 @@ export function serverTiming(totalMs: number, upstreamMs: number): string {
   return `gateway;dur=${Math.max(0, totalMs - upstreamMs).toFixed(3)}, upstream;dur=${upstreamMs.toFixed(3)}`;
 }
 
-/** Prices a model's usage; null when the model has no price (never an error). */
-export interface Pricing {
-  cost(model: string, usage: Usage, override?: Deployment['price']): number | null;
-}
 
 export interface PipelineDeps {
   router: Router;
@@ -36,8 +36,8 @@ export interface PipelineDeps {
   pricing?: Pricing;
   /** Output tokens reserved when a request sets no maximum. */
   defaultCompletionReserve: number;
-  /** Removes credentials from text that came from a provider (error events). */
-  scrub: (text: string) => string;
+  /** Rebuilds provider errors for callers (credentials out, known types and codes only). */
+  scrubber: Pick<Scrubber, 'errorBody' | 'anthropicErrorBody'>;
   onBackgroundError: (err: unknown) => void;
 }
 
@@ -70,23 +70,15 @@ export interface PipelineResult {
 
 type Body = Record<string, unknown> & { model: string };
 
-function modelAllowed(key: ApiKeyRecord, model: string): boolean {
-  return !key.models || key.models.includes(model);
-}
+/** What a request that used nothing settles (refused, invalid, failed, or served from the cache). */
+const NOTHING: Amounts = { tokens: 0, costUsd: 0 };
 
 /** The most a request can cost: the dearest deployment it may land on. Null when none is priced. */
-export function maxCost(pricing: Pricing | undefined, plan: RoutePlan, router: Router, shape: RequestShape): number | null {
+function maxCost(pricing: Pricing | undefined, plan: RoutePlan, router: Router, inputTokens: number, maxOutputTokens: number): number | null {
   if (!pricing) return null;
-  const usage: Usage = { inputTokens: shape.inputTokens, outputTokens: shape.maxOutputTokens };
-  let max: number | null = null;
   const routes = [plan.route, ...plan.route.fallbacks.map((f) => router.resolve(f)?.route)];
-  for (const route of routes) {
-    for (const d of route?.deployments ?? []) {
-      const c = pricing.cost(d.model ?? plan.requested, usage, d.price);
-      if (c !== null && (max === null || c > max)) max = c;
-    }
-  }
-  return max;
+  const candidates = routes.flatMap((r) => (r?.deployments ?? []).map((d) => ({ model: d.model ?? plan.requested, price: d.price })));
+  return pricing.maxCostOf(candidates, inputTokens, maxOutputTokens);
 }
 
 /**
@@ -120,15 +112,24 @@ export function createPipeline(deps: PipelineDeps) {
       o.costUsd = cost;
       deps.usage.record({
         keyId: key.id,
+        teamId: key.teamId,
         model: o.model ?? 'unknown',
         promptTokens: o.promptTokens,
         completionTokens: o.completionTokens,
+        cachedInputTokens: usage?.cachedInputTokens ?? 0,
+        cacheWriteTokens: usage?.cacheWriteTokens ?? 0,
+        reasoningTokens: usage?.reasoningTokens ?? 0,
+        costUsd: cost,
+        estimated: usage?.estimated === true,
         cached,
         status,
         upstreamMs: Math.round(o.upstreamMs),
         totalMs: Math.round(performance.now() - req.startedAt),
         requestId: req.requestId,
         createdAt: new Date(),
+        provider: o.provider,
+        deployment: o.deployment,
+        surface: codec.surface,
       });
     };
     const takeTrace = () => {
@@ -147,7 +148,7 @@ export function createPipeline(deps: PipelineDeps) {
       }
       if (err instanceof ApiError) Object.assign(err.headers, { ...headers, ...err.headers });
       if (reservation) {
-        reservation.settle(0);
+        reservation.settle(NOTHING);
         record(req.signal.aborted ? 499 : err instanceof ApiError ? err.status : 500, undefined, false, null);
       }
       return { answer: { kind: 'error', error: err, headers }, outcome: Promise.resolve(o) };
@@ -159,7 +160,7 @@ export function createPipeline(deps: PipelineDeps) {
         body = parseBody(codec.schema, req.body) as Body;
       } catch (err) {
         // An invalid request still counts against rpm: a flood of bad bodies meets 429s, not 400s.
-        if (err instanceof InvalidRequestError) (await admit(key, 0)).settle(0);
+        if (err instanceof InvalidRequestError) (await admit(key, NOTHING)).settle(NOTHING);
         throw err;
       }
       o.model = body.model;
@@ -171,16 +172,18 @@ export function createPipeline(deps: PipelineDeps) {
         throw new NotFoundError(`The model '${body.model}' does not exist or you do not have access to it.`, 'model_not_found');
       }
       shape = codec.shape(body, deps.defaultCompletionReserve);
-      const tpm = key.tpm ?? deps.limits.tpm;
-      // Never more than the per-minute limit: a large max_tokens then waits for an empty window
-      // instead of failing forever; actual usage still reconciles.
+      // Never more than a per-minute limit (the key's or its team's): a large max_tokens then waits
+      // for an empty window instead of failing forever; actual usage still reconciles.
+      const tpm = Math.min(key.tpm ?? deps.limits.tpm, key.team?.tpm ?? Infinity);
       const tokens = Math.min(shape.inputTokens + shape.maxOutputTokens, tpm);
+      // A dollar budget reserves the most this request can cost, on the dearest deployment it may reach.
+      const costUsd = maxCost(deps.pricing, plan, deps.router, shape.inputTokens, shape.maxOutputTokens);
       const entryKey =
         shape.cacheable && !req.noCache ? `${codec.surface}:${shape.stream ? 's' : 'j'}:${cacheKey(key.id, body)}` : undefined;
       // The cache read goes out with the limit check (one Redis round trip, auto-pipelined); its
       // answer is used only once the check allowed the request.
       const lookup = entryKey ? deps.cache.get(entryKey).catch(() => null) : undefined;
-      reservation = await admit(key, tokens);
+      reservation = await admit(key, { tokens, costUsd });
       Object.assign(headers, reservation.headers);
 
       if (codec.surface !== 'embeddings' && codec.surface !== 'moderations') {
@@ -191,7 +194,7 @@ export function createPipeline(deps: PipelineDeps) {
       if (hit && hit.kind === (shape.stream ? 'stream' : 'json')) {
         o.cache = 'hit';
         headers['x-cache'] = 'HIT';
-        reservation.settle(0);
+        reservation.settle(NOTHING);
         return fromCache(req, hit, body, headers, o, record);
       }
 
@@ -221,7 +224,7 @@ export function createPipeline(deps: PipelineDeps) {
         }
         const usage = codec.usageFromJson(json) ?? { inputTokens: shape.inputTokens, outputTokens: 0, estimated: true };
         const cost = priced(usage);
-        served.settle(usage.inputTokens + usage.outputTokens);
+        served.settle({ tokens: usage.inputTokens + usage.outputTokens, costUsd: cost });
         record(200, usage, false, cost);
         const created = codec.createdIdFromJson?.(json);
         if (created) remember([created]);
@@ -239,7 +242,7 @@ export function createPipeline(deps: PipelineDeps) {
         events: routed.response.events,
         sink,
         signal: req.signal,
-        scrub: deps.scrub,
+        scrubError: (data) => scrubErrorEvent(deps.scrubber, codec.surface, data),
         startedAt: req.startedAt,
       })
         .then(async (r: RelayResult) => {
@@ -251,8 +254,9 @@ export function createPipeline(deps: PipelineDeps) {
           remember(r.createdIds);
           const complete = r.completed && r.usage?.inputTokens !== undefined && r.usage.outputTokens !== undefined;
           const usage: Usage = complete ? (r.usage as Usage) : await servedUsage(codec, requestShape, r.usage, r.sent);
-          served.settle(usage.inputTokens + usage.outputTokens);
-          record(r.completed ? 200 : r.clientClosed ? 499 : 502, usage, false, priced(usage));
+          const cost = priced(usage);
+          served.settle({ tokens: usage.inputTokens + usage.outputTokens, costUsd: cost });
+          record(r.completed ? 200 : r.clientClosed ? 499 : 502, usage, false, cost);
           if (entryKey && r.completed) {
             deps.cache
               .set(entryKey, { kind: 'stream', events: r.received.map((e) => JSON.stringify(e)) }, deps.cacheTtlSeconds)
@@ -270,8 +274,8 @@ export function createPipeline(deps: PipelineDeps) {
     }
   }
 
-  function admit(key: ApiKeyRecord, tokens: number): Promise<Reservation> {
-    return reserve(deps.limiter, key, tokens, deps.limits, deps.onBackgroundError);
+  function admit(key: ApiKeyRecord, amounts: Amounts): Promise<Reservation> {
+    return reserve(deps.limiter, key, amounts, deps.limits, deps.onBackgroundError);
   }
 
   /** A cached answer, replayed as the surface's JSON or stream; its usage recorded as cached. */

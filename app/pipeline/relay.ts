@@ -14,8 +14,8 @@ export interface RelayOptions {
   sink: Writable;
   /** Aborted when the caller leaves. */
   signal: AbortSignal;
-  /** Scrubs the text of error events (they may quote the provider's credentials). */
-  scrub: (text: string) => string;
+  /** Rebuilds an error event's payload for the caller (it may quote the provider's credentials). */
+  scrubError: (data: string) => string;
   startedAt: number;
 }
 
@@ -67,7 +67,7 @@ export async function relay(o: RelayOptions): Promise<RelayResult> {
       let out = event;
       if (info.error) {
         r.failed = true;
-        out = { ...event, data: o.scrub(event.data) };
+        out = { ...event, data: o.scrubError(event.data) };
       }
       r.received.push(out);
       if (info.final) final = true;

@@ -1,8 +1,25 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { anthropicErrorBody, ApiError, InternalError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../errors';
+import { ApiError, InternalError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../errors';
+import type { Scrubber } from '../security/scrub';
 import { isStoreOutage, StoreUnavailableError } from '../stores/errors';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The error shape of a route's answers: 'anthropic' on the /v1/messages surface. Read from the
+     * route's config, so errors raised before the handler runs (auth, body) get it too.
+     */
+    errorShape?: 'openai' | 'anthropic';
+  }
+}
+
+/** The body a caller sees for `e`, rebuilt from the allow-list whatever its origin. */
+export function errorAnswer(scrubber: Scrubber, e: ApiError, shape: 'openai' | 'anthropic' = 'openai') {
+  const raw = e.toBody();
+  return shape === 'anthropic' ? scrubber.anthropicErrorBody(e.status, raw) : scrubber.errorBody(e.status, raw);
+}
 
 /** Maps Fastify's own errors (body parsing, limits) to the API's error vocabulary. */
 function fromFastify(err: FastifyError, bodyLimit: number): ApiError | undefined {
@@ -56,8 +73,12 @@ function discardRest(req: IncomingMessage, maxBytes: number, maxMs: number): Pro
   });
 }
 
-/** The one place errors become answers. 5xx bodies never carry internals. */
-export function errorHandler(app: FastifyInstance, bodyLimit: number) {
+/**
+ * The one place errors become answers. 5xx bodies never carry internals, and no body carries a
+ * secret: each is rebuilt by the scrubber (an upstream's 4xx included).
+ */
+export function errorHandler(app: FastifyInstance, opts: { bodyLimit: number; scrubber: Scrubber }) {
+  const { bodyLimit, scrubber } = opts;
   app.setErrorHandler(async (err: FastifyError, request, reply) => {
     let apiError = err instanceof ApiError ? err : fromFastify(err, bodyLimit);
     // The caller hung up and its upstream call was aborted on purpose: nothing broke, no one to answer.
@@ -68,17 +89,13 @@ export function errorHandler(app: FastifyInstance, bodyLimit: number) {
     // unread resets it, which can destroy this answer before the caller reads it: drop the rest first.
     if (apiError instanceof PayloadTooLargeError) await discardRest(request.raw, 64 * bodyLimit, 10_000);
     if (reply.sent || reply.raw.headersSent) return;
-    const anthropic = request.routeOptions.config?.errorShape === 'anthropic';
-    reply
-      .code(apiError.status)
-      .headers(apiError.headers)
-      .type('application/json')
-      .send(anthropic ? anthropicErrorBody(apiError) : apiError.toBody());
+    const body = errorAnswer(scrubber, apiError, request.routeOptions?.config?.errorShape);
+    reply.code(apiError.status).headers(apiError.headers).type('application/json').send(body);
   });
 
   app.setNotFoundHandler((request, reply) => {
     const e = new NotFoundError(`Unknown request URL: ${request.method} ${request.url.split('?')[0]}.`, 'unknown_url');
-    reply.code(404).type('application/json').send(e.toBody());
+    reply.code(404).type('application/json').send(errorAnswer(scrubber, e));
   });
 }
 

@@ -7,29 +7,121 @@ import { InvalidRequestError } from '../errors';
  */
 export const MAX_JSON_DEPTH = 128;
 
+/**
+ * Structural caps, checked by one scan of the text before it is parsed, so a body of nonsense
+ * (a megabyte of `{},`: 346,000 empty messages) is refused for the cost of reading it once rather
+ * than parsed and validated item by item. Each cap is far above what real requests send.
+ */
+export interface JsonLimits {
+  depth: number;
+  /** Objects anywhere in the body: what validation spends its time on. */
+  objects: number;
+  /** Items in any one array (a long token-id `input` is the largest real one: 8,191). */
+  arrayItems: number;
+  /** Items of particular top-level arrays: OpenAI's own caps. */
+  fields: Record<string, number>;
+}
+
+export const JSON_LIMITS: JsonLimits = {
+  depth: MAX_JSON_DEPTH,
+  objects: 20_000,
+  arrayItems: 100_000,
+  fields: { messages: 2048, tools: 128, functions: 128 },
+};
+
+/** Anthropic accepts up to 100,000 messages in a request: its surface keeps that cap. */
+export const ANTHROPIC_JSON_LIMITS: JsonLimits = { ...JSON_LIMITS, fields: { ...JSON_LIMITS.fields, messages: 100_000 } };
+
+/** Top-level names quoted back to the caller (`param`, the message): plain identifiers only. */
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+export interface JsonShapeViolation {
+  message: string;
+  param: string | null;
+}
+
+/**
+ * One pass over JSON text (strings skipped) that stops at the first cap exceeded. It trusts the
+ * text to be JSON only as far as counting brackets and commas: malformed text is JSON.parse's to refuse.
+ */
+export function checkJsonShape(text: string, limits: JsonLimits): JsonShapeViolation | undefined {
+  const { depth: maxDepth, objects: maxObjects, arrayItems: maxItems } = limits;
+  // Per open container: 1 for an array, 0 for an object; its item count so far; its cap.
+  const isArray = new Uint8Array(maxDepth + 2);
+  const items = new Uint32Array(maxDepth + 2);
+  const caps = new Float64Array(maxDepth + 2);
+  const capField: Array<string | null> = new Array(maxDepth + 2).fill(null);
+  let depth = 0;
+  let objects = 0;
+  let lastKey: string | null = null;
+  let lastStringStart = -1;
+  let lastStringEnd = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || c === 10 || c === 13 || c === 9) continue;
+    // The first value inside an empty array makes it one item long.
+    if (depth > 0 && isArray[depth] === 1 && items[depth] === 0 && c !== 93 /* ] */) items[depth] = 1;
+    if (c === 34 /* " */) {
+      // Strings are skipped natively (indexOf), a quote counting as the end unless an odd number
+      // of backslashes precedes it: text is mostly strings, and this keeps a megabyte to a few ms.
+      const start = i;
+      let from = i + 1;
+      for (;;) {
+        const quote = text.indexOf('"', from);
+        if (quote === -1) return undefined; // unterminated: JSON.parse refuses it
+        let backslashes = 0;
+        for (let k = quote - 1; k > start && text.charCodeAt(k) === 92; k--) backslashes++;
+        if (backslashes % 2 === 0) {
+          i = quote;
+          break;
+        }
+        from = quote + 1;
+      }
+      lastStringStart = start;
+      lastStringEnd = i;
+    } else if (c === 58 /* : */) {
+      if (depth === 1 && isArray[1] === 0) lastKey = text.slice(lastStringStart + 1, lastStringEnd);
+    } else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > maxDepth) {
+        return { message: `The JSON body is nested more than ${maxDepth} levels deep.`, param: null };
+      }
+      const array = c === 91;
+      isArray[depth] = array ? 1 : 0;
+      items[depth] = 0;
+      const field = depth === 2 && isArray[1] === 0 && lastKey !== null && FIELD_NAME.test(lastKey) ? lastKey : null;
+      const fieldCap = field !== null && Object.hasOwn(limits.fields, field) ? limits.fields[field] : undefined;
+      caps[depth] = array ? Math.min(maxItems, fieldCap ?? maxItems) : 0;
+      capField[depth] = field;
+      if (!array && ++objects > maxObjects) {
+        return { message: `The JSON body holds more than ${maxObjects} objects.`, param: null };
+      }
+    } else if (c === 93 || c === 125 /* } */) {
+      if (depth > 0) depth--;
+    } else if (c === 44 /* , */ && depth > 0 && isArray[depth] === 1) {
+      if (++items[depth] > caps[depth]) {
+        const field = capField[depth];
+        return {
+          message: `${field === null ? 'An array in the JSON body' : `'${field}'`} has more than ${caps[depth]} items.`,
+          param: field,
+        };
+      }
+    }
+  }
+  return undefined;
+}
+
 /** True when the JSON text nests arrays and objects deeper than `max` (strings are skipped). */
 export function nestingExceeds(text: string, max: number): boolean {
   if (text.length <= max) return false;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 91 /* [ */ || c === 123 /* { */) {
-      if (++depth > max) return true;
-    } else if (c === 93 /* ] */ || c === 125 /* } */) depth--;
-  }
-  return false;
+  const deep = checkJsonShape(text, { depth: max, objects: Infinity, arrayItems: Infinity, fields: {} });
+  return deep !== undefined;
 }
 
 /**
  * Every body is read as JSON: OpenAI clients send application/json, and curl users often forget the
  * header. Bytes must be valid UTF-8 (JSON's encoding; replacing bad bytes would forward text the
- * caller never wrote) and nest at most MAX_JSON_DEPTH levels. An empty body is no error here
- * (DELETE with a JSON content type); routes that need a body say so with a 400.
+ * caller never wrote) and stay within JSON_LIMITS (depth, objects, array items). An empty body is
+ * no error here (DELETE with a JSON content type); routes that need a body say so with a 400.
  */
 export function jsonBody(app: FastifyInstance) {
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -48,9 +140,13 @@ export function jsonBody(app: FastifyInstance) {
       done(new InvalidRequestError('The request body is not valid UTF-8.'), undefined);
       return;
     }
-    if (text === '') done(null, undefined);
-    else if (nestingExceeds(text, MAX_JSON_DEPTH)) {
-      done(new InvalidRequestError(`The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep.`), undefined);
-    } else parseJson(req, text, done);
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    const limits = req.routeOptions?.config?.errorShape === 'anthropic' ? ANTHROPIC_JSON_LIMITS : JSON_LIMITS;
+    const violation = checkJsonShape(text, limits);
+    if (violation) done(new InvalidRequestError(violation.message, violation.param, 'request_too_complex'), undefined);
+    else parseJson(req, text, done);
   });
 }

@@ -12,10 +12,6 @@ declare module 'fastify' {
     /** The model call's outcome, set by routes that run the pipeline; settles when the call is over. */
     callOutcome?: Promise<CallOutcome>;
   }
-  interface FastifyContextConfig {
-    /** Errors on this route in OpenAI's shape (default) or Anthropic's (`/v1/messages`). */
-    errorShape?: 'openai' | 'anthropic';
-  }
 }
 
 const SAFE_REQUEST_ID = /^[\w.:@\-]{1,128}$/;

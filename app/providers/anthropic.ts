@@ -96,12 +96,13 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
 
   const chatCall: ChatCall = async (body: ChatRequest, req: ProviderRequest) => {
     const stream = Boolean(body.stream);
-    const { res, headers } = await messages(chatToMessagesRequest(body) as unknown as Record<string, unknown>, req, stream);
+    const { request, jsonTool } = chatToMessagesRequest(body);
+    const { res, headers } = await messages(request, req, stream);
     if (!stream) {
       const msg = parseJson(await http.readText(res, req.signal)) as MessagesResponse;
-      return { kind: 'json', completion: messagesToChatResponse(msg), headers };
+      return { kind: 'json', completion: messagesToChatResponse(msg, { jsonTool }), headers };
     }
-    return { kind: 'stream', chunks: chatChunks(events(res, req.signal), req.model), headers };
+    return { kind: 'stream', chunks: chatChunks(events(res, req.signal), req.model, jsonTool), headers };
   };
 
   return {
@@ -142,8 +143,8 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
 }
 
 /** Anthropic events → chat chunks; an `error` event is thrown, a stream without its stop reason too. */
-async function* chatChunks(events: AsyncIterable<StreamEvent>, model: string): AsyncGenerator<ChatChunk> {
-  const t = new MessagesToChatStream(model);
+async function* chatChunks(events: AsyncIterable<StreamEvent>, model: string, jsonTool: string | undefined): AsyncGenerator<ChatChunk> {
+  const t = new MessagesToChatStream(model, jsonTool);
   for await (const e of events) {
     let parsed: MsgStreamEvent;
     try {

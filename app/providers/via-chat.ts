@@ -46,6 +46,7 @@ export async function responsesViaChat(call: ChatCall, req: ProviderRequest): Pr
   const body = { ...(req.body as ResponsesRequest), model: req.model };
   const chatBody = responsesToChatRequest(body);
   chatBody.stream = req.stream;
+  if (req.stream) chatBody.stream_options = { include_usage: true };
   const result = await call(chatBody, req);
   if (result.kind === 'json') {
     return { kind: 'json', body: toJson(chatToResponse(result.completion, body)), headers: result.headers };

@@ -50,19 +50,41 @@ export const batchBody = z.object({
   max_concurrency: z.number().int().min(1).optional(),
 });
 
-export const createKeyBody = z.object({
-  name: z.string().trim().min(1).max(200).regex(/^[^\u0000]*$/, 'must not contain NUL characters'),
+const name = z.string().trim().min(1).max(200).regex(/^[^\u0000]*$/, 'must not contain NUL characters');
+/** Dollars; the limiter counts micro-dollars exactly up to 2^53, so budgets stop at $1e9. */
+const usd = z.number().positive().max(1_000_000_000);
+const modelList = z.array(modelId).min(1);
+
+/** Limits and budgets shared by key and team bodies; null clears a setting on PATCH. */
+const limitFields = {
   rpm: perMinute.nullish(),
   tpm: perMinute.nullish(),
-  monthly_token_budget: z.number().int().min(1).nullish(),
-  models: z.array(modelId).min(1).nullish(),
-});
+  monthly_budget_usd: usd.nullish(),
+  daily_budget_usd: usd.nullish(),
+  models: modelList.nullish(),
+};
+
+const keyFields = {
+  ...limitFields,
+  monthly_token_budget: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).nullish(),
+  team_id: z.uuid().nullish(),
+};
+
+export const createKeyBody = z.object({ name, ...keyFields });
+/** Strict: a misspelt field must not read as "nothing to change". */
+export const updateKeyBody = z.strictObject({ name: name.optional(), ...keyFields });
+export const createTeamBody = z.object({ name, ...limitFields });
+export const updateTeamBody = z.strictObject({ name: name.optional(), ...limitFields });
 
 const isoDate = z.iso.datetime({ offset: true }).or(z.iso.date());
 export const usageQuery = z.object({
   key_id: z.uuid().optional(),
+  team_id: z.uuid().optional(),
+  model: modelId.optional(),
   since: isoDate.optional(),
   until: isoDate.optional(),
+  group_by: z.enum(['key', 'team', 'model', 'day']).optional(),
+  format: z.enum(['json', 'csv']).optional(),
 });
 
 /** OpenAI names nested fields like `messages[0].role`. */

@@ -1,5 +1,5 @@
 import { QuotaExceededError, RateLimitError } from '../errors';
-import type { ApiKeyRecord, LimitDecision, LimitKind, RateLimiter } from '../stores/types';
+import type { ApiKeyRecord, LimitCheck, LimitDecision, RateLimiter } from '../stores/types';
 
 export interface LimitDefaults {
   rpm: number;
@@ -28,45 +28,87 @@ export function rateLimitHeaders(d: LimitDecision): Record<string, string> {
   };
 }
 
+/** What a request reserves, or really used: tokens, and dollars (null when the model has no price). */
+export interface Amounts {
+  tokens: number;
+  costUsd: number | null;
+}
+
 export interface Reservation {
   decision: LimitDecision;
   headers: Record<string, string>;
-  /** Settles the reservation with the tokens really used (0 for answers that cost nothing). */
-  settle(actualTokens: number): void;
+  /** Settles the reservation with what was really used (zeros for answers that cost nothing). Once; later calls do nothing. */
+  settle(actual: Amounts): void;
+}
+
+/** True when the key (or its team) has a budget: a decision does not say what is left of one. */
+export function hasBudget(key: ApiKeyRecord): boolean {
+  return (
+    key.monthlyTokenBudget !== null ||
+    key.monthlyBudgetUsd !== null ||
+    key.dailyBudgetUsd !== null ||
+    (key.team !== null && (key.team.monthlyBudgetUsd !== null || key.team.dailyBudgetUsd !== null))
+  );
+}
+
+/** The limiter's view of the key and its team, with the defaults for what the key leaves unset. */
+export function limitCheck(key: ApiKeyRecord, amounts: Amounts, defaults: LimitDefaults): LimitCheck {
+  const team = key.team;
+  return {
+    keyId: key.id,
+    rpm: key.rpm ?? defaults.rpm,
+    tpm: key.tpm ?? defaults.tpm,
+    budget: key.monthlyTokenBudget,
+    tokens: amounts.tokens,
+    costUsd: amounts.costUsd ?? 0,
+    dailyBudgetUsd: key.dailyBudgetUsd,
+    monthlyBudgetUsd: key.monthlyBudgetUsd,
+    team: team
+      ? { id: team.id, rpm: team.rpm, tpm: team.tpm, dailyBudgetUsd: team.dailyBudgetUsd, monthlyBudgetUsd: team.monthlyBudgetUsd }
+      : null,
+  };
+}
+
+function refusal(key: ApiKeyRecord, check: LimitCheck, d: LimitDecision, headers: Record<string, string>): Error {
+  const retryHeaders = { ...headers, 'retry-after': String(Math.max(1, Math.ceil(d.retryAfterMs / 1000))) };
+  const whose = d.refusedScope === 'team' && key.team ? `team '${key.team.name}'` : `key ${key.prefix}…`;
+  if (d.refusedBy === 'budget') {
+    const b = d.refusedBudget;
+    const period = b?.period === 'day' ? 'daily' : 'monthly';
+    const what = b?.unit === 'usd' ? `${period} budget of $${b.limit}` : `${period} token budget of ${b?.limit ?? check.budget} tokens`;
+    const resetsAt = (b?.resetsAt ?? new Date(Date.now() + d.retryAfterMs)).toISOString();
+    return new QuotaExceededError(
+      `You exceeded the ${what} for ${whose}. It resets at ${resetsAt} (in ${formatDuration(d.retryAfterMs)}); ask an administrator to raise it.`,
+      retryHeaders,
+      'budget',
+    );
+  }
+  const kind = d.refusedBy === 'tokens' ? 'tokens' : 'requests';
+  const what = kind === 'tokens' ? `tokens per min (TPM): Limit ${d.limitTokens}` : `requests per min (RPM): Limit ${d.limitRequests}`;
+  return new RateLimitError(
+    `Rate limit reached for ${whose} on ${what}. Please try again in ${formatDuration(d.retryAfterMs)}.`,
+    retryHeaders,
+    kind,
+  );
 }
 
 /**
- * Reserves one request and `tokens` tokens for `key`, or throws a 429 carrying the limit headers
- * and `retry-after` (and notes in `stats` which limit refused it).
+ * Reserves one request, `amounts.tokens` tokens and `amounts.costUsd` dollars for `key` and its team
+ * in one limiter call (one Redis round trip), or throws a 429: RateLimitError for rpm/tpm,
+ * QuotaExceededError for a spent budget (its message names the budget and when it resets;
+ * retry-after is the wait). Both carry `refusedBy`.
  */
 export async function reserve(
   limiter: RateLimiter,
   key: ApiKeyRecord,
-  tokens: number,
+  amounts: Amounts,
   defaults: LimitDefaults,
   onReconcileError?: (err: unknown) => void,
-  stats?: { rateLimited?: LimitKind },
 ): Promise<Reservation> {
-  const rpm = key.rpm ?? defaults.rpm;
-  const tpm = key.tpm ?? defaults.tpm;
-  const budget = key.monthlyTokenBudget;
-  const decision = await limiter.check({ keyId: key.id, rpm, tpm, budget, tokens });
+  const check = limitCheck(key, amounts, defaults);
+  const decision = await limiter.check(check);
   const headers = rateLimitHeaders(decision);
-  if (!decision.allowed) {
-    if (stats) stats.rateLimited = decision.refusedBy ?? 'requests';
-    const retry = { ...headers, 'retry-after': String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))) };
-    if (decision.refusedBy === 'budget') {
-      throw new QuotaExceededError(
-        'You exceeded your monthly token budget for this key. Ask an administrator to raise it.',
-        retry,
-      );
-    }
-    const what = decision.refusedBy === 'tokens' ? `tokens per min (TPM): Limit ${tpm}` : `requests per min (RPM): Limit ${rpm}`;
-    throw new RateLimitError(
-      `Rate limit reached for key ${key.prefix}… on ${what}. Please try again in ${formatDuration(decision.retryAfterMs)}.`,
-      retry,
-    );
-  }
+  if (!decision.allowed) throw refusal(key, check, decision, headers);
   let settled = false;
   return {
     decision,
@@ -74,9 +116,11 @@ export async function reserve(
     settle(actual) {
       if (settled) return;
       settled = true;
-      if (actual === tokens) return;
+      const costUsd = actual.costUsd ?? 0;
+      // Nothing to correct (the usual free answer: a cache hit of an unpriced model).
+      if (actual.tokens === amounts.tokens && costUsd === 0 && check.costUsd === 0) return;
       limiter
-        .reconcile({ keyId: key.id, tpm, budget, reserved: tokens, actual })
+        .reconcile({ check, periods: decision.periods, tokens: actual.tokens, costUsd })
         .catch((err) => onReconcileError?.(err));
     },
   };

@@ -1,9 +1,16 @@
 import { performance } from 'node:perf_hooks';
+import type { ConnectionGauge } from '../security/connections';
 import type { ProbeResult } from './provider-probe';
+
+/** Connection saturation: not ready above `threshold` of the cap, so the ALB sends new work elsewhere. */
+export interface ConnectionsResult extends ProbeResult {
+  open: number;
+  max: number;
+}
 
 export interface ReadinessReport {
   ready: boolean;
-  checks: { database: ProbeResult; redis: ProbeResult; upstream: ProbeResult };
+  checks: { database: ProbeResult; redis: ProbeResult; upstream: ProbeResult; connections?: ConnectionsResult };
 }
 
 export interface Readiness {
@@ -18,6 +25,10 @@ export interface ReadinessDeps {
   upstream: () => Promise<ProbeResult>;
   /** The whole check is bounded by this. */
   timeoutMs?: number;
+  /** This process's open connections against its cap. */
+  connections?: ConnectionGauge;
+  /** Fraction of the connection cap above which the process is not ready. @default 0.9 */
+  saturationThreshold?: number;
 }
 
 async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<ProbeResult> {
@@ -59,7 +70,16 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
         deps.redis ? timed(deps.redis, timeoutMs) : Promise.resolve({ ok: true, latency_ms: 0 }),
         timed(deps.upstream, timeoutMs),
       ]);
-      return { ready: database.ok && redis.ok && upstream.ok, checks: { database, redis, upstream } };
+      const gauge = deps.connections;
+      const connections: ConnectionsResult | undefined = gauge && {
+        ok: gauge.saturation() <= (deps.saturationThreshold ?? 0.9),
+        latency_ms: 0,
+        open: gauge.open,
+        max: gauge.max,
+        ...(gauge.saturation() > (deps.saturationThreshold ?? 0.9) ? { error: 'saturated' } : {}),
+      };
+      const ready = database.ok && redis.ok && upstream.ok && (connections?.ok ?? true);
+      return { ready, checks: { database, redis, upstream, ...(connections ? { connections } : {}) } };
     },
   };
 }

@@ -35,14 +35,22 @@ const NETWORK_CODES = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
   'EPIPE',
+  'ECONNABORTED',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'EADDRNOTAVAIL',
 ]);
 /**
- * SQLSTATE: connection exception (08), insufficient resources (53), shutting down (57P01-3),
- * statement timeout (57014).
+ * SQLSTATE classes and codes that mean "the database cannot serve now", not "the query is wrong":
+ * connection exception (08xxx), insufficient resources (53xxx: 53300 too many connections),
+ * object not in prerequisite state (55000: e.g. a database not accepting connections, a standby in
+ * recovery), lock not available (55P03), admin/crash shutdown and cannot connect now (57P01-03),
+ * database dropped (57P04), statement timeout and query canceled (57014).
  */
-const SQLSTATE_OUTAGE = /^(08|53|57P0[1-3]$|57014$)/;
-/** node-postgres raises these without a code. */
-const PG_CONNECTION_MESSAGE = /timeout exceeded when trying to connect|Connection terminated|connection error/i;
+const SQLSTATE_OUTAGE = /^(08...|53...|55000|55P03|57P0[1-4]|57014)$/;
+/** node-postgres and its pool raise these without a code. */
+const PG_CONNECTION_MESSAGE =
+  /timeout exceeded when trying to connect|Connection terminated|connection error|Client has encountered a connection error|Client was closed and is not queryable|Cannot use a pool after calling end/i;
 
 /**
  * True when `err` says a store (Postgres, Redis) could not be reached or gave up, rather than that
@@ -59,11 +67,16 @@ export class BudgetSourceError extends Error {
   }
 }
 
-export function isStoreOutage(err: unknown): boolean {
+export function isStoreOutage(err: unknown, depth = 0): boolean {
   if (err instanceof StoreUnavailableError || err instanceof StoreTimeoutError || err instanceof BudgetSourceError) {
     return true;
   }
-  const e = err as { code?: unknown; message?: unknown } | null | undefined;
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown } | null | undefined;
   if (typeof e?.code === 'string' && (NETWORK_CODES.has(e.code) || SQLSTATE_OUTAGE.test(e.code))) return true;
-  return typeof e?.message === 'string' && PG_CONNECTION_MESSAGE.test(e.message);
+  if (typeof e?.message === 'string' && PG_CONNECTION_MESSAGE.test(e.message)) return true;
+  if (depth >= 3) return false;
+  // Connecting to a name with several addresses fails with an AggregateError of one error per
+  // address; drivers wrap the socket's error in `cause`.
+  if (Array.isArray(e?.errors) && e.errors.some((inner) => isStoreOutage(inner, depth + 1))) return true;
+  return e?.cause !== undefined && isStoreOutage(e.cause, depth + 1);
 }

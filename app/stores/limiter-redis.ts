@@ -1,8 +1,10 @@
 import { BudgetSourceError } from './errors';
 import type Redis from 'ioredis';
-import { BUDGET_GRACE_MS, increment, monthWindow, tokenCount, validateCheck, type MonthWindow } from './limiter-math';
-import { CHECK_LUA, RECONCILE_LUA, defineScript, runScript } from './limiter-script';
-import type { LimitCheck, LimitDecision, LimitKind, RateLimiter } from './types';
+import { validateCheck, type PlanOutcome } from './limiter-math';
+import { reportThreshold, seedUnits, type LoadUsage } from './limiter-memory';
+import { adjustmentsOf, decisionOf, planCheck, thresholdEvent, type CounterSlot, type LimitPlan } from './limiter-plan';
+import { LIMITS_LUA, defineScript, runScript } from './limiter-script';
+import type { BudgetThresholdEvent, LimitCheck, LimitDecision, LimitReconcile, RateLimiter } from './types';
 
 export interface RedisLimiterOptions {
   /** Configured by the caller (offline queue off, short command timeout); this limiter never quits it. */
@@ -10,10 +12,14 @@ export interface RedisLimiterOptions {
   /** Namespace for every key. @default 'llmapi:rl:' */
   prefix?: string;
   /**
-   * Tokens the key used since `monthStart` (the usage table), to seed a monthly budget counter that
-   * Redis lost. @default none: a missing counter starts at zero
+   * Usage in a budget counter's period so far (the usage tables), to seed a counter that Redis lost.
+   * @default none: a missing counter starts at zero
    */
-  loadMonthUsage?: (keyId: string, monthStart: Date) => Promise<number>;
+  loadUsage?: LoadUsage;
+  /** Seeding failed (Postgres unreachable): the check then fails with BudgetSourceError. Must not throw. */
+  onReseedFailed?: (err: unknown) => void;
+  /** A dollar budget's settled spend crossed 80 % or 100 %: once per crossing across replicas. Must not throw. */
+  onBudgetThreshold?: (e: BudgetThresholdEvent) => void;
   /** Milliseconds since the epoch. @default Date.now */
   now?: () => number;
   /**
@@ -25,61 +31,50 @@ export interface RedisLimiterOptions {
   onReconcileError?: (err: unknown) => void;
 }
 
-/** Reconciles of one key not yet written to Redis, summed. */
-interface PendingAdjustment {
-  /** The budget counter's month when they happened: a check in another month does not carry them. */
-  month: string;
-  /** Token TAT change, µs: the sum of increment(actual) - increment(reserved). */
-  tatUs: number;
-  /** Budget counter change, tokens: the sum of actual - reserved (for keys with a budget). */
-  budget: number;
+/** Corrections not yet written to Redis, summed per TAT / counter name. */
+interface Pending {
+  tats: Map<string, number>;
+  counters: Map<string, { slot: CounterSlot; used: number; spent: number }>;
 }
 
-const CHECK = defineScript(CHECK_LUA);
-const RECONCILE = defineScript(RECONCILE_LUA);
-const REFUSED_BY: Record<number, LimitKind> = { 1: 'requests', 2: 'tokens', 3: 'budget' };
+const SCRIPT = defineScript(LIMITS_LUA);
 /** The counter can vanish again between seeding and re-running (eviction); give up rather than spin. */
 const MAX_SEED_ATTEMPTS = 3;
 
-/**
- * Redis key names: hash-tagged by key id so one script's keys share a cluster slot.
- * `{prefix}req:{id}`, `{prefix}tok:{id}`, `{prefix}budget:{id}:YYYY-MM`.
- */
-export function limiterKeys(prefix: string, keyId: string, month: string): [string, string, string] {
-  return [`${prefix}req:{${keyId}}`, `${prefix}tok:{${keyId}}`, `${prefix}budget:{${keyId}}:${month}`];
+/** Parses a script reply's events, reporting each against the counter it names. */
+function emitEvents(reply: number[], counters: Array<CounterSlot | undefined>, cb: RedisLimiterOptions['onBudgetThreshold']): number {
+  const n = Number(reply[4]);
+  for (let e = 0; e < n; e++) {
+    const [j, pct, spent] = reply.slice(5 + e * 3, 8 + e * 3).map(Number);
+    const slot = counters[j - 1];
+    if (slot) reportThreshold(cb, thresholdEvent(slot, pct as 80 | 100, spent));
+  }
+  return 5 + n * 3;
 }
 
 /**
- * rpm, tpm and the monthly budget in one Lua script per check, so concurrent requests on any number
- * of replicas are counted one by one. Request and token TATs expire once the key's bucket is full
- * again; budget counters expire a day after their month.
+ * Every limit of a request (the key's and its team's rpm, tpm and budgets) in one Lua script per
+ * check, so concurrent requests on any number of replicas are counted one by one. TATs expire once
+ * their bucket is full again; budget counters a day after their period.
  *
- * One Redis round trip per request: a reconcile is not sent on its own but summed per key and
- * carried by that key's next check (the script applies it first, with the same arithmetic), or
- * written by a timer within `reconcileFlushMs` when no check comes. Applying a TAT correction later
- * gives the same TAT, because the check clamps to its own (later) now either way; other replicas see
- * a give-back up to `reconcileFlushMs` late, which only ever makes them stricter.
+ * One Redis round trip per request: a reconcile is not sent on its own but summed per name and
+ * carried by the next check that touches those names (the script applies it first, with the same
+ * arithmetic), or written by a timer within `reconcileFlushMs` when no such check comes. Applying a
+ * TAT correction later gives the same TAT, because the check clamps to its own (later) now either
+ * way; other replicas see a give-back up to `reconcileFlushMs` late, which only ever makes them
+ * stricter. Threshold crossings are found by the script that moves `spent` over the line, so exactly
+ * one replica reports each.
  */
 export function createRedisLimiter(opts: RedisLimiterOptions): RateLimiter {
-  const { redis, loadMonthUsage } = opts;
+  const { redis, loadUsage } = opts;
   const prefix = opts.prefix ?? 'llmapi:rl:';
   const now = opts.now ?? Date.now;
   const flushMs = opts.reconcileFlushMs ?? 100;
-  // Concurrent checks that all find the counter missing share one Postgres query.
-  const seeding = new Map<string, Promise<void>>();
-  const pending = new Map<string, PendingAdjustment>();
+  // Concurrent checks that all find a counter missing share one Postgres query.
+  const seeding = new Map<string, Promise<number>>();
+  /** By hash tag: a check carries only what lives in its own slot. */
+  const pending = new Map<string, Pending>();
   let flushTimer: NodeJS.Timeout | undefined;
-  let month: MonthWindow | undefined;
-  let monthEndMs = 0;
-
-  /** The month window changes once a month: recomputed only when `nowMs` leaves it. */
-  function monthOf(nowMs: number): { label: string; start: Date; msLeft: number } {
-    if (!month || nowMs >= monthEndMs || nowMs < month.start.getTime()) {
-      month = monthWindow(nowMs);
-      monthEndMs = nowMs + month.msLeft;
-    }
-    return { label: month.label, start: month.start, msLeft: monthEndMs - nowMs };
-  }
 
   function reportReconcileError(err: unknown): void {
     try {
@@ -93,98 +88,131 @@ export function createRedisLimiter(opts: RedisLimiterOptions): RateLimiter {
   async function flushPending(): Promise<void> {
     if (flushTimer) clearTimeout(flushTimer);
     flushTimer = undefined;
-    const entries = [...pending.entries()];
+    const entries = [...pending.values()];
     pending.clear();
-    const nowMs = now();
+    const nowUs = Math.floor(now() * 1000);
     await Promise.all(
-      entries.map(([keyId, adj]) => {
-        const keys = limiterKeys(prefix, keyId, adj.month);
-        return runScript(redis, RECONCILE, [keys[1], keys[2]], [Math.floor(nowMs * 1000), adj.tatUs, adj.budget]).catch(
-          reportReconcileError,
-        );
+      entries.map(async (p) => {
+        const tats = [...p.tats];
+        const counters = [...p.counters.values()];
+        const keys = [...tats.map(([name]) => name), ...counters.map((c) => c.slot.name)];
+        const args = [
+          nowUs,
+          'a',
+          tats.length,
+          counters.length,
+          '0',
+          ...tats.flatMap(([, adj]) => [1, 0, adj, 2]),
+          ...counters.flatMap((c) => [c.slot.budget, 0, 0, 0, c.used, c.spent, -1, c.slot.thresholds ? '1' : '0']),
+        ];
+        try {
+          const reply = (await runScript(redis, SCRIPT, keys, args)) as number[];
+          emitEvents(reply, counters.map((c) => c.slot), opts.onBudgetThreshold);
+        } catch (err) {
+          reportReconcileError(err);
+        }
       }),
     );
   }
 
-  function seed(budgetKey: string, keyId: string, monthStart: Date, ttlMs: number): Promise<void> {
-    let p = seeding.get(budgetKey);
+  function seed(slot: CounterSlot): Promise<number> {
+    let p = seeding.get(slot.name);
     if (!p) {
-      p = (async () => {
-        let loaded: number;
-        try {
-          loaded = await loadMonthUsage!(keyId, monthStart);
-        } catch (err) {
+      p = seedUnits(loadUsage, slot)
+        .catch((err: unknown) => {
+          try {
+            opts.onReseedFailed?.(err);
+          } catch {
+            // The check fails with BudgetSourceError either way.
+          }
           throw new BudgetSourceError({ cause: err });
-        }
-        const used = tokenCount(loaded);
-        // NX: another replica may have seeded (and counted on top) meanwhile; its value wins.
-        await redis.set(budgetKey, String(used), 'PX', ttlMs, 'NX');
-      })().finally(() => seeding.delete(budgetKey));
-      seeding.set(budgetKey, p);
+        })
+        .finally(() => seeding.delete(slot.name));
+      seeding.set(slot.name, p);
     }
     return p;
+  }
+
+  /** Takes the pending corrections this plan's names can carry (the rest wait for the timer). */
+  function carry(plan: LimitPlan): Pending | undefined {
+    const p = pending.get(plan.tag);
+    if (!p) return undefined;
+    const taken: Pending = { tats: new Map(), counters: new Map() };
+    for (const r of plan.rates) {
+      const adj = p.tats.get(r.name);
+      if (adj !== undefined) {
+        taken.tats.set(r.name, adj);
+        p.tats.delete(r.name);
+      }
+    }
+    for (const c of plan.counters) {
+      const adj = p.counters.get(c.name);
+      if (adj !== undefined) {
+        taken.counters.set(c.name, adj);
+        p.counters.delete(c.name);
+      }
+    }
+    if (p.tats.size === 0 && p.counters.size === 0) pending.delete(plan.tag);
+    return taken;
   }
 
   return {
     async check(req: LimitCheck): Promise<LimitDecision> {
       validateCheck(req);
-      const tokens = tokenCount(req.tokens);
+      const seeds = new Map<string, number>();
+      let carried: Pending | undefined;
+      let carriedTag: string | undefined;
       for (let attempt = 1; ; attempt++) {
         const nowMs = now();
-        const month = monthOf(nowMs);
-        const keys = limiterKeys(prefix, req.keyId, month.label);
-        const ttlMs = month.msLeft + BUDGET_GRACE_MS;
-        // Earlier reconciles of this key ride along (once: a retry after seeding must not repeat them).
-        let adj = pending.get(req.keyId);
-        if (adj && adj.month === month.label) pending.delete(req.keyId);
-        else adj = undefined;
-        const reply = (await runScript(redis, CHECK, keys, [
+        const plan = planCheck(prefix, req, nowMs);
+        // Taken once: a call answered "missing" wrote nothing, so the retry sends the same ones.
+        if (carriedTag !== plan.tag) {
+          carried = carry(plan);
+          carriedTag = plan.tag;
+        }
+        const keys = [...plan.rates.map((r) => r.name), ...plan.counters.map((c) => c.name)];
+        const args = [
           Math.floor(nowMs * 1000),
-          req.rpm,
-          req.tpm,
-          tokens,
-          req.budget ?? -1,
-          ttlMs,
-          loadMonthUsage ? '0' : '1',
-          month.msLeft,
-          adj?.tatUs ?? 0,
-          adj?.budget ?? 0,
-        ])) as number[];
+          'c',
+          plan.rates.length,
+          plan.counters.length,
+          loadUsage ? '0' : '1',
+          ...plan.rates.flatMap((r) => [r.limit, r.cost, carried?.tats.get(r.name) ?? 0, r.kind === 'requests' ? 1 : 2]),
+          ...plan.counters.flatMap((c) => {
+            const adj = carried?.counters.get(c.name);
+            return [c.budget, c.cost, c.ttlMs, c.window.msLeft, adj?.used ?? 0, adj?.spent ?? 0, seeds.get(c.name) ?? -1, c.thresholds ? '1' : '0'];
+          }),
+        ];
+        const reply = ((await runScript(redis, SCRIPT, keys, args)) as number[]).map(Number);
         if (reply[0] === -1) {
           if (attempt >= MAX_SEED_ATTEMPTS) throw new Error('budget counter vanished while seeding it');
-          await seed(keys[2], req.keyId, month.start, ttlMs);
+          const missing = reply.slice(1).map((j) => plan.counters[j - 1]);
+          await Promise.all(missing.map(async (c) => seeds.set(c.name, await seed(c))));
           continue;
         }
-        const [allowed, refused, remReq, resetReq, remTok, resetTok, retry] = reply.map(Number);
-        return {
-          allowed: allowed === 1,
-          ...(allowed === 1 ? {} : { refusedBy: REFUSED_BY[refused] }),
-          limitRequests: req.rpm,
-          remainingRequests: remReq,
-          resetRequestsMs: resetReq,
-          limitTokens: req.tpm,
-          remainingTokens: remTok,
-          resetTokensMs: resetTok,
-          retryAfterMs: retry,
+        let at = emitEvents(reply, plan.counters, opts.onBudgetThreshold);
+        const out: PlanOutcome = {
+          allowed: reply[0] === 1,
+          refused: reply[1] as PlanOutcome['refused'],
+          refusedIndex: reply[2] - 1,
+          retryAfterMs: reply[3],
+          rates: plan.rates.map(() => ({ remaining: reply[at++], resetMs: reply[at++] })),
+          newTats: [],
         };
+        return decisionOf(plan, out);
       }
     },
 
-    async reconcile(req): Promise<void> {
-      const reserved = tokenCount(req.reserved);
-      const actual = tokenCount(req.actual);
-      if (reserved === actual || !(req.tpm > 0)) return;
-      const label = monthOf(now()).label;
-      const tatUs = increment(actual, req.tpm) - increment(reserved, req.tpm);
-      const budget = req.budget === null ? 0 : actual - reserved;
-      const adj = pending.get(req.keyId);
-      if (adj && adj.month === label) {
-        adj.tatUs += tatUs;
-        adj.budget += budget;
-      } else {
-        // A month boundary: the older month's adjustment goes out first, on its own.
-        if (adj) void flushPending();
-        pending.set(req.keyId, { month: label, tatUs, budget });
+    async reconcile(r: LimitReconcile): Promise<void> {
+      const plan = planCheck(prefix, r.check, now(), r.periods);
+      const adj = adjustmentsOf(plan, r);
+      if (adj.tats.size === 0 && adj.counters.size === 0) return;
+      let p = pending.get(plan.tag);
+      if (!p) pending.set(plan.tag, (p = { tats: new Map(), counters: new Map() }));
+      for (const [name, us] of adj.tats) p.tats.set(name, (p.tats.get(name) ?? 0) + us);
+      for (const [name, a] of adj.counters) {
+        const prev = p.counters.get(name);
+        p.counters.set(name, prev ? { slot: a.slot, used: prev.used + a.used, spent: prev.spent + a.spent } : a);
       }
       if (!flushTimer) {
         flushTimer = setTimeout(() => void flushPending(), flushMs);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 
 /**
- * The limiter's Lua, kept as strings so the esbuild bundle needs no files beside it. The arithmetic
+ * The limiter's Lua, kept as a string so the esbuild bundle needs no files beside it. The arithmetic
  * mirrors `limiter-math.ts` line for line (GCRA in whole microseconds); the shared behaviour suite
  * runs both against the same cases. The clock comes in as an argument rather than Redis TIME so
  * every replica's script is a pure function of its inputs (and tests can move time); ECS tasks are
@@ -39,91 +39,144 @@ end
 `;
 
 /**
- * KEYS: 1 request TAT, 2 token TAT, 3 budget counter.
- * ARGV: 1 now (µs), 2 rpm, 3 tpm, 4 tokens, 5 budget (-1 = none), 6 budget counter TTL (ms),
- *       7 '1' = create a missing budget counter at zero, 8 ms until the month ends,
- *       9 token TAT adjustment (µs) and 10 budget adjustment (tokens) from earlier reconciles of this
- *       key, applied first exactly as RECONCILE_LUA would have (see limiter-redis: one round trip
- *       per request instead of two).
- * Returns {-1} when the budget counter is missing and must be seeded by the caller; otherwise
- * {allowed 1|0, refusedBy 0|1 requests|2 tokens|3 budget, remainingRequests, resetRequestsMs,
- *  remainingTokens, resetTokensMs, retryAfterMs}.
+ * Every limit of one request in one script: the key's and its team's rpm and tpm (TATs), the key's
+ * monthly token budget and the key's and team's dollar budgets per day and month (hash counters with
+ * `used` = reserved + settled and `spent` = settled, in tokens or micro-dollars). limiter-plan.ts
+ * lays out the arguments; `evaluatePlan` in limiter-math.ts is the same decision in JS.
+ *
+ * KEYS: the nr TATs, then the nc counters.
+ * ARGV: 1 now (µs), 2 mode ('c' check, 'a' adjust only), 3 nr, 4 nc, 5 '1' = create a missing
+ *   counter at zero (nothing to seed from);
+ *   per TAT (4 each): limit, cost, adjustment (µs, from earlier reconciles), kind (1 requests, 2 tokens);
+ *   per counter (8 each): budget, cost, ttl (ms), ms to reset, used adjustment, spent adjustment,
+ *   seed (-1 none: the value to create a missing counter with), thresholds ('1' report 80/100 %).
+ * Adjustments are the reconciles of this key not yet written, applied first exactly as on their own
+ * (see limiter-redis: one round trip per request instead of two). A counter that is missing gets no
+ * adjustment (its seed from Postgres holds the settled usage).
+ *
+ * Returns {-1, missing counter indexes…} when a counter is missing and has no seed (nothing was
+ * written: the caller seeds it and calls again); otherwise {allowed 1|0, refused 0|1 requests|2
+ * tokens|3 budget, refused index, retry ms, n events, events (counter index, percent, spent)…,
+ * then (mode 'c') remaining and reset ms per TAT}.
  */
-export const CHECK_LUA = `${HELPERS}
-local adjUs = tonumber(ARGV[9] or '0')
-if adjUs ~= 0 then
-  local t = tat(KEYS[2]) + adjUs
-  if t < now then t = now end
-  store(KEYS[2], t)
+export const LIMITS_LUA = `${HELPERS}
+local mode = ARGV[2]
+local nr = tonumber(ARGV[3])
+local nc = tonumber(ARGV[4])
+local RB = 5
+local CB = 5 + nr * 4
+local function carg(j, f) return ARGV[CB + (j - 1) * 8 + f] end
+local function rarg(i, f) return tonumber(ARGV[RB + (i - 1) * 4 + f]) end
+
+local exists = {}
+if mode == 'c' then
+  local missing = {}
+  for j = 1, nc do
+    exists[j] = redis.call('EXISTS', KEYS[nr + j]) == 1
+    if not exists[j] and tonumber(carg(j, 7)) < 0 and ARGV[5] ~= '1' then table.insert(missing, j) end
+  end
+  if #missing > 0 then
+    local out = {-1}
+    for _, j in ipairs(missing) do table.insert(out, j) end
+    return out
+  end
+else
+  for j = 1, nc do exists[j] = redis.call('EXISTS', KEYS[nr + j]) == 1 end
 end
-local adjBudget = tonumber(ARGV[10] or '0')
-if adjBudget ~= 0 and redis.call('EXISTS', KEYS[3]) == 1 then
-  local v = redis.call('INCRBY', KEYS[3], adjBudget)
-  if v < 0 then redis.call('SET', KEYS[3], '0', 'KEEPTTL') end
-end
-local rpm = tonumber(ARGV[2])
-local tpm = tonumber(ARGV[3])
-local cost = tonumber(ARGV[4])
-local budget = tonumber(ARGV[5])
-local used = 0
-if budget >= 0 then
-  local v = redis.call('GET', KEYS[3])
-  if v then
-    used = tonumber(v)
-  elseif ARGV[7] == '1' then
-    redis.call('SET', KEYS[3], '0', 'PX', ARGV[6])
-  else
-    return {-1}
+
+for i = 1, nr do
+  local adj = rarg(i, 3)
+  if adj ~= 0 then
+    local t = tat(KEYS[i]) + adj
+    if t < now then t = now end
+    store(KEYS[i], t)
   end
 end
-local rTat = tat(KEYS[1])
-local tTat = tat(KEYS[2])
-local rNew = rTat + inc(1, rpm)
-local tNew = tTat + inc(cost, tpm)
-local refused = 0
-local retry = 0
-if budget >= 0 and (used >= budget or used + cost > budget) then
-  refused = 3
-  retry = tonumber(ARGV[8])
+local events = {}
+for j = 1, nc do
+  local key = KEYS[nr + j]
+  local adjUsed = tonumber(carg(j, 5))
+  local adjSpent = tonumber(carg(j, 6))
+  if exists[j] and (adjUsed ~= 0 or adjSpent ~= 0) then
+    if adjUsed ~= 0 then
+      local v = redis.call('HINCRBY', key, 'used', adjUsed)
+      if v < 0 then redis.call('HSET', key, 'used', '0') end
+    end
+    if adjSpent > 0 then
+      local after = redis.call('HINCRBY', key, 'spent', adjSpent)
+      local before = after - adjSpent
+      local budget = tonumber(carg(j, 1))
+      if carg(j, 8) == '1' and budget > 0 then
+        if before * 5 < budget * 4 and after * 5 >= budget * 4 then
+          table.insert(events, j); table.insert(events, 80); table.insert(events, after)
+        end
+        if before < budget and after >= budget then
+          table.insert(events, j); table.insert(events, 100); table.insert(events, after)
+        end
+      end
+    end
+  end
 end
-if rNew - now > W then
-  if refused == 0 then refused = 1 end
-  retry = math.max(retry, ceilms(rNew - now - W))
+local head = {1, 0, 0, 0, #events / 3}
+if mode ~= 'c' then
+  for _, e in ipairs(events) do table.insert(head, e) end
+  return head
 end
-local tWait = 0
-if cost > tpm then tWait = W / 1000 elseif tNew - now > W then tWait = ceilms(tNew - now - W) end
-if tWait > 0 then
-  if refused == 0 then refused = 2 end
-  retry = math.max(retry, tWait)
-end
-if refused > 0 then
-  return {0, refused, remaining(rTat, rpm), ceilms(rTat - now), remaining(tTat, tpm), ceilms(tTat - now), math.max(retry, 1)}
-end
-store(KEYS[1], rNew)
-store(KEYS[2], tNew)
-if budget >= 0 and cost > 0 then redis.call('INCRBY', KEYS[3], cost) end
-return {1, 0, remaining(rNew, rpm), ceilms(rNew - now), remaining(tNew, tpm), ceilms(tNew - now), 0}
-`;
 
-/**
- * KEYS: 1 token TAT, 2 budget counter. ARGV: 1 now (µs), 2 token TAT adjustment (µs: the sum of
- * `inc(actual) - inc(reserved)` over the reconciles it carries), 3 budget adjustment (tokens:
- * actual - reserved). A missing budget counter is left missing: the next check seeds it from
- * Postgres, and INCRBY would create it without a TTL.
- */
-export const RECONCILE_LUA = `${HELPERS}
-local adj = tonumber(ARGV[2])
-if adj ~= 0 then
-  local t = tat(KEYS[1]) + adj
-  if t < now then t = now end
-  store(KEYS[1], t)
+local used = {}
+for j = 1, nc do
+  local key = KEYS[nr + j]
+  if not exists[j] then
+    local seed = tonumber(carg(j, 7))
+    if seed < 0 then seed = 0 end
+    redis.call('HSET', key, 'used', string.format('%.0f', seed), 'spent', string.format('%.0f', seed))
+    redis.call('PEXPIRE', key, carg(j, 3))
+  end
+  used[j] = tonumber(redis.call('HGET', key, 'used') or '0')
 end
-local adjBudget = tonumber(ARGV[3])
-if adjBudget ~= 0 and redis.call('EXISTS', KEYS[2]) == 1 then
-  local v = redis.call('INCRBY', KEYS[2], adjBudget)
-  if v < 0 then redis.call('SET', KEYS[2], '0', 'KEEPTTL') end
+local refused, refIdx, retry, refReset = 0, 0, 0, -1
+for j = 1, nc do
+  local budget = tonumber(carg(j, 1))
+  local cost = tonumber(carg(j, 2))
+  local reset = tonumber(carg(j, 4))
+  if used[j] >= budget or used[j] + cost > budget then
+    refused = 3
+    if reset > refReset then refReset = reset; refIdx = j end
+    if reset > retry then retry = reset end
+  end
 end
-return 1
+local tats, news = {}, {}
+for i = 1, nr do
+  local limit, cost, kind = rarg(i, 1), rarg(i, 2), rarg(i, 4)
+  tats[i] = tat(KEYS[i])
+  news[i] = tats[i] + inc(cost, limit)
+  local wait = 0
+  if cost > limit then wait = W / 1000 elseif news[i] - now > W then wait = ceilms(news[i] - now - W) end
+  if wait > 0 then
+    if wait > retry then retry = wait end
+    if refused == 0 or (refused == 2 and kind == 1) then refused = kind; refIdx = i end
+  end
+end
+if refused == 0 then
+  for i = 1, nr do store(KEYS[i], news[i]) end
+  for j = 1, nc do
+    local cost = tonumber(carg(j, 2))
+    if cost > 0 then redis.call('HINCRBY', KEYS[nr + j], 'used', cost) end
+  end
+  tats = news
+  head[1] = 1
+else
+  head[1] = 0
+  head[2] = refused
+  head[3] = refIdx
+  head[4] = math.max(retry, 1)
+end
+for _, e in ipairs(events) do table.insert(head, e) end
+for i = 1, nr do
+  table.insert(head, remaining(tats[i], rarg(i, 1)))
+  table.insert(head, ceilms(tats[i] - now))
+end
+return head
 `;
 
 export interface LuaScript {

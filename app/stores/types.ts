@@ -16,6 +16,27 @@ export interface ApiKeyRecord {
   models: string[] | null;
   createdAt: Date;
   revokedAt: Date | null;
+  /** The team whose limits the key also obeys; null for none. */
+  teamId: string | null;
+  /** Dollar budgets per calendar month / day (UTC); null for none. */
+  monthlyBudgetUsd: number | null;
+  dailyBudgetUsd: number | null;
+  /** The key's team, loaded with the key in the same lookup (so the authenticator's cache holds it). */
+  team: TeamRecord | null;
+}
+
+/** A group of keys sharing limits and dollar budgets (each key also keeps its own). */
+export interface TeamRecord {
+  id: string;
+  name: string;
+  /** Null: the team adds no rate limit of its own (its keys' limits still apply). */
+  rpm: number | null;
+  tpm: number | null;
+  monthlyBudgetUsd: number | null;
+  dailyBudgetUsd: number | null;
+  /** Models the team's keys may use; null means every model. */
+  models: string[] | null;
+  createdAt: Date;
 }
 
 /** Minimal query surface shared by `pg.Pool` and PGlite. */
@@ -30,6 +51,19 @@ export interface Db {
 }
 
 export type LimitKind = 'requests' | 'tokens' | 'budget';
+/** Whose limit: the key's own, or its team's. */
+export type LimitScope = 'key' | 'team';
+/** Calendar periods of budgets, in UTC. */
+export type BudgetPeriod = 'day' | 'month';
+
+/** A team's share of a check: null rpm/tpm/budgets add no limit of the team's. */
+export interface TeamLimits {
+  id: string;
+  rpm: number | null;
+  tpm: number | null;
+  dailyBudgetUsd: number | null;
+  monthlyBudgetUsd: number | null;
+}
 
 export interface LimitCheck {
   keyId: string;
@@ -39,12 +73,30 @@ export interface LimitCheck {
   budget: number | null;
   /** Tokens to reserve now: prompt estimate + max_tokens. */
   tokens: number;
+  /** USD to reserve against dollar budgets: the request's maximum cost (0 when unpriced). @default 0 */
+  costUsd?: number;
+  /** The key's dollar budgets per UTC day / month. @default null */
+  dailyBudgetUsd?: number | null;
+  monthlyBudgetUsd?: number | null;
+  /** The key's team: its limits are checked in the same atomic step. @default null */
+  team?: TeamLimits | null;
+}
+
+/** The calendar periods a reservation was counted in (`YYYY-MM-DD`, `YYYY-MM`, UTC). */
+export interface LimitPeriods {
+  day: string;
+  month: string;
 }
 
 export interface LimitDecision {
   allowed: boolean;
   /** Which limit refused the request (only when `allowed` is false). */
   refusedBy?: LimitKind;
+  /** Whose limit refused it. */
+  refusedScope?: LimitScope;
+  /** The budget that refused it (refusedBy 'budget'): its period, unit and size. */
+  refusedBudget?: { period: BudgetPeriod; unit: 'tokens' | 'usd'; limit: number; resetsAt: Date };
+  /** The tightest request limit of key and team: its size, what is left, when it is full again. */
   limitRequests: number;
   remainingRequests: number;
   /** Milliseconds until the request window is full again. */
@@ -56,23 +108,37 @@ export interface LimitDecision {
   retryAfterMs: number;
   /** True when the decision came from a fallback because the shared store was unavailable. */
   degraded?: boolean;
+  /** Where the reservation was counted: hand back to `reconcile`. */
+  periods?: LimitPeriods;
 }
 
+/** Settles one reservation: what the check reserved (in `check`) against what was really used. */
 export interface LimitReconcile {
-  keyId: string;
-  tpm: number;
-  budget: number | null;
-  reserved: number;
-  actual: number;
+  check: LimitCheck;
+  /** `decision.periods` of the check; @default the current periods */
+  periods?: LimitPeriods;
+  tokens: number;
+  costUsd: number;
+}
+
+/** A dollar budget's settled spend reached 80 % or 100 % (reported once per crossing). */
+export interface BudgetThresholdEvent {
+  scope: LimitScope;
+  id: string;
+  period: BudgetPeriod;
+  percent: 80 | 100;
+  spent_usd: number;
+  budget_usd: number;
 }
 
 /**
- * Per-key rpm, tpm and monthly token budget. `check` is atomic: it either reserves one request and
- * `tokens` tokens against every limit, or reserves nothing.
+ * Per-key rpm, tpm, monthly token budget and dollar budgets, and the key's team's rpm, tpm and
+ * dollar budgets. `check` is atomic: it either reserves one request, `tokens` tokens and `costUsd`
+ * dollars against every limit, or reserves nothing.
  */
 export interface RateLimiter {
   check(req: LimitCheck): Promise<LimitDecision>;
-  /** Corrects a reservation with the real usage (may give tokens back). */
+  /** Settles a reservation with the real usage (may give tokens and dollars back). */
   reconcile(req: LimitReconcile): Promise<void>;
   /** Readiness: throws when the backing store is unreachable. */
   ping(): Promise<void>;
@@ -103,13 +169,38 @@ export interface UsageRecord {
   totalMs: number;
   requestId: string;
   createdAt: Date;
+  /** The key's team when the request was made; usage stays with that team if the key moves. */
+  teamId: string | null;
+  /** Subsets of promptTokens / completionTokens (0 when unknown). */
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  /** USD; null when the model has no price. */
+  costUsd: number | null;
+  /** True when the gateway counted the tokens itself (no usage reported). */
+  estimated: boolean;
+  provider?: string;
+  deployment?: string;
+  /** chat, responses, embeddings, messages, … */
+  surface?: string;
 }
 
-export interface UsageSummary {
+/** Sums over a set of usage rows. */
+export interface UsageTotals {
   requests: number;
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
   cached_requests: number;
-  by_model: Record<string, { requests: number; prompt_tokens: number; completion_tokens: number; total_tokens: number }>;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
+  /** USD over the priced rows. */
+  cost_usd: number;
+  /** Rows whose model had no price (not in cost_usd). */
+  unpriced_requests: number;
+}
+
+export interface UsageSummary extends UsageTotals {
+  by_model: Record<string, UsageTotals>;
 }

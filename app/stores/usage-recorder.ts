@@ -30,16 +30,65 @@ export interface UsageRecorder {
   dropped(): number;
 }
 
-const INSERT = `INSERT INTO usage_records
-  (key_id, model, prompt_tokens, completion_tokens, cached, status, upstream_ms, total_ms, request_id, created_at)
-  SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::bool[], $6::smallint[],
-                       $7::int[], $8::int[], $9::text[], $10::timestamptz[])`;
+/** The row's columns, in the order of the array parameters. */
+const COLUMNS = [
+  ['key_id', 'uuid'],
+  ['model', 'text'],
+  ['prompt_tokens', 'int'],
+  ['completion_tokens', 'int'],
+  ['cached', 'bool'],
+  ['status', 'smallint'],
+  ['upstream_ms', 'int'],
+  ['total_ms', 'int'],
+  ['request_id', 'text'],
+  ['created_at', 'timestamptz'],
+  ['team_id', 'uuid'],
+  ['cached_input_tokens', 'int'],
+  ['cache_write_tokens', 'int'],
+  ['reasoning_tokens', 'int'],
+  ['cost_usd', 'numeric'],
+  ['estimated', 'bool'],
+  ['provider', 'text'],
+  ['deployment', 'text'],
+  ['surface', 'text'],
+] as const;
+const NAMES = COLUMNS.map(([name]) => name).join(', ');
+const SUMMED = ['prompt_tokens', 'completion_tokens', 'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens'];
+
+/**
+ * One statement per batch: the raw rows, and the daily rollup upserted from the same rows, so the
+ * rollup can never disagree with what was inserted (both commit or neither). Rollup rows are
+ * touched in a fixed order, so two replicas' batches wait on each other instead of deadlocking.
+ */
+const INSERT = `WITH r AS (
+  SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')}) AS t(${NAMES})
+), raw AS (
+  INSERT INTO usage_records (${NAMES}) SELECT ${NAMES} FROM r
+)
+INSERT INTO usage_daily AS d (day, key_id, team_id, model, requests, cached_requests, unpriced_requests,
+                              ${SUMMED.join(', ')}, cost_usd)
+SELECT (created_at AT TIME ZONE 'UTC')::date, key_id, team_id, model, count(*), count(*) FILTER (WHERE cached),
+       count(*) FILTER (WHERE cost_usd IS NULL), ${SUMMED.map((c) => `sum(${c})`).join(', ')}, coalesce(sum(cost_usd), 0)
+  FROM r
+ GROUP BY 1, 2, 3, 4
+ ORDER BY 1, 2, 3, 4
+ON CONFLICT (day, key_id, (coalesce(team_id, '00000000-0000-0000-0000-000000000000'::uuid)), model) DO UPDATE SET
+  ${['requests', 'cached_requests', 'unpriced_requests', ...SUMMED, 'cost_usd'].map((c) => `${c} = d.${c} + EXCLUDED.${c}`).join(', ')}`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const INT_MAX = 2_147_483_647;
 
-function int(n: number, max = INT_MAX): number {
-  return Number.isFinite(n) ? Math.min(max, Math.max(0, Math.round(n))) : 0;
+function int(n: number | undefined, max = INT_MAX): number {
+  return typeof n === 'number' && Number.isFinite(n) ? Math.min(max, Math.max(0, Math.round(n))) : 0;
+}
+
+/** Null for unpriced (and for anything that is not a finite, non-negative number). */
+function usd(n: number | null | undefined): number | null {
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+function text(v: string | undefined): string | null {
+  return typeof v === 'string' && v !== '' ? v : null;
 }
 
 /** SQLSTATE classes 22 (data exception) and 23 (constraint): retrying the same rows cannot succeed. */
@@ -50,7 +99,8 @@ function isRowError(err: unknown): boolean {
 
 /**
  * Usage rows leave the request path through this buffer and reach Postgres as one multi-row INSERT
- * (array parameters, so the statement's shape never depends on the batch size) per `maxBatch` rows.
+ * (array parameters, so the statement's shape never depends on the batch size) per `maxBatch` rows,
+ * which also adds them to the daily rollup (usage_daily).
  */
 export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
   const { db, onError, onDropped, log } = opts;
@@ -137,6 +187,15 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
           batch.map((r) => int(r.totalMs)),
           batch.map((r) => String(r.requestId)),
           batch.map((r) => (Number.isFinite(r.createdAt?.getTime()) ? r.createdAt : new Date()).toISOString()),
+          batch.map((r) => (r.teamId && UUID.test(r.teamId) ? r.teamId : null)),
+          batch.map((r) => int(r.cachedInputTokens)),
+          batch.map((r) => int(r.cacheWriteTokens)),
+          batch.map((r) => int(r.reasoningTokens)),
+          batch.map((r) => usd(r.costUsd)),
+          batch.map((r) => r.estimated === true),
+          batch.map((r) => text(r.provider)),
+          batch.map((r) => text(r.deployment)),
+          batch.map((r) => text(r.surface)),
         ]);
         backoffMs = 0;
         retryAt = 0;

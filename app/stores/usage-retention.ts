@@ -1,9 +1,11 @@
 import type { UsageQuery } from './usage-query';
 
 export interface RetentionOptions {
-  query: Pick<UsageQuery, 'deleteOlderThan'>;
-  /** USAGE_RETENTION_DAYS. @default 90 */
+  query: Pick<UsageQuery, 'deleteOlderThan'> & Partial<Pick<UsageQuery, 'deleteRollupsOlderThan'>>;
+  /** USAGE_RETENTION_DAYS: raw rows. @default 90 */
   days?: number;
+  /** USAGE_ROLLUP_RETENTION_DAYS: daily rollups, kept longer than the rows they sum. @default 800 */
+  rollupDays?: number;
   /** @default 6 hours */
   intervalMs?: number;
   /** First sweep after this long, so replicas booting together do not all delete at once. @default random up to 60 s */
@@ -20,11 +22,12 @@ export interface Retention {
 }
 
 /**
- * Periodically deletes usage rows past the retention period. Every replica may run it: the deletes
+ * Periodically deletes usage rows past the retention period, and rollup rows past theirs. Every replica may run it: the deletes
  * are idempotent, and batched so two replicas overlapping only share the work.
  */
 export function startRetention(opts: RetentionOptions): Retention {
   const days = opts.days ?? 90;
+  const rollupDays = opts.rollupDays ?? 800;
   const intervalMs = opts.intervalMs ?? 6 * 3600 * 1000;
   let running: Promise<number> | null = null;
   let timer: NodeJS.Timeout | undefined;
@@ -32,8 +35,10 @@ export function startRetention(opts: RetentionOptions): Retention {
 
   function runOnce(): Promise<number> {
     if (running) return running;
-    running = opts.query
+    const { query } = opts;
+    running = query
       .deleteOlderThan(days)
+      .then(async (n) => n + ((await query.deleteRollupsOlderThan?.(rollupDays)) ?? 0))
       .then((n) => {
         if (n > 0) opts.onDeleted?.(n);
         return n;

@@ -43,6 +43,7 @@ export function embeddingTexts(input: unknown): string[] {
 export function titanBody(text: string, req: EmbeddingsRequest): Record<string, unknown> {
   const body: Record<string, unknown> = { inputText: text };
   if (typeof req.dimensions === 'number') {
+    if (!/titan-embed-text-v2/.test(req.model)) throw new InvalidRequestError('dimensions is not supported by this model.', 'dimensions');
     if (![256, 512, 1024].includes(req.dimensions)) {
       throw new InvalidRequestError('dimensions must be 256, 512 or 1024 for this model.', 'dimensions');
     }

@@ -6,6 +6,7 @@
 import { UpstreamError } from '../errors';
 import { messageIdFrom } from './chat-to-messages-response';
 import { stopReasonFromFinish } from './stop-reasons';
+import { ToolCallKeys } from './tool-call-keys';
 import { messagesUsage, usageFromChat } from './usage';
 import type { ChatChunk, ChatFinishReason, MsgStreamEvent } from './types';
 import type { Usage } from '../pipeline/usage';
@@ -18,6 +19,7 @@ export class ChatToMessagesStream {
   private blocks = 0;
   /** Chat tool-call index → the Anthropic block index it was given. */
   private readonly toolBlocks = new Map<number, number>();
+  private readonly keys = new ToolCallKeys();
   private finish: ChatFinishReason | null = null;
   private usage: Usage | undefined;
   private ended = false;
@@ -87,13 +89,14 @@ export class ChatToMessagesStream {
 
   private toolDelta(call: NonNullable<ChatChunk['choices'][number]['delta']['tool_calls']>[number]): MsgStreamEvent[] {
     const out: MsgStreamEvent[] = [];
-    let index = this.toolBlocks.get(call.index);
+    const key = this.keys.keyOf(call);
+    let index = this.toolBlocks.get(key);
     if (index === undefined) {
       index = this.blocks;
-      this.toolBlocks.set(call.index, index);
+      this.toolBlocks.set(key, index);
       out.push(...this.closeBlock());
       this.blocks++;
-      this.open = { kind: 'tool', index, toolIndex: call.index };
+      this.open = { kind: 'tool', index, toolIndex: key };
       out.push({
         type: 'content_block_start',
         index,

@@ -7,6 +7,7 @@
  */
 import { UpstreamError } from '../errors';
 import { buildResponse, newResponseId, outputItemId, type ResponseState } from './chat-to-response';
+import { ToolCallKeys } from './tool-call-keys';
 import { usageFromChat } from './usage';
 import type { ChatChunk, ChatToolCallDelta, ResponsesOutputFunctionCall, ResponsesOutputMessage, ResponsesRequest } from './types';
 import type { Usage } from '../pipeline/usage';
@@ -22,6 +23,7 @@ export class ChatToResponsesStream {
   private started = false;
   private ended = false;
   private open: Open | undefined;
+  private readonly keys = new ToolCallKeys();
   private readonly state: ResponseState;
 
   constructor(request: ResponsesRequest, opts: { id?: string; createdAt?: number } = {}) {
@@ -108,7 +110,8 @@ export class ChatToResponsesStream {
 
   private callDelta(call: ChatToolCallDelta): ResponsesStreamEvent[] {
     const out: ResponsesStreamEvent[] = [];
-    if (this.open?.kind !== 'call' || this.open.chatIndex !== call.index) {
+    const key = this.keys.keyOf(call);
+    if (this.open?.kind !== 'call' || this.open.chatIndex !== key) {
       out.push(...this.close());
       const item: ResponsesOutputFunctionCall = {
         type: 'function_call',
@@ -120,7 +123,7 @@ export class ChatToResponsesStream {
       };
       const index = this.state.output.length;
       this.state.output.push(item);
-      this.open = { kind: 'call', index, item, chatIndex: call.index };
+      this.open = { kind: 'call', index, item, chatIndex: key };
       out.push(this.event('response.output_item.added', { output_index: index, item: { ...item } }));
     }
     const open = this.open as Extract<Open, { kind: 'call' }>;

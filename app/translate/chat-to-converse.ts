@@ -4,11 +4,8 @@
  * are merged, because Converse wants them to alternate. Images must be data URLs (Converse takes
  * bytes or S3, never an http URL).
  *
- * response_format: Converse has no JSON mode that works for every model, so `json_schema` (and
- * `json_object`, as the schema `{type: object}`) is served the way Anthropic documents for Claude:
- * one tool whose input schema is the wanted schema, forced with toolChoice; the answer's tool
- * input then becomes the message content (see `jsonTool` in converse-to-chat.ts). It cannot be
- * combined with the caller's own tools (400 naming response_format).
+ * response_format: Converse has no JSON mode that works for every model, so it rides on a forced
+ * tool (json-tool.ts); `jsonTool` names it for the answer's translation back.
  */
 import type {
   ContentBlock,
@@ -22,6 +19,7 @@ import type {
 } from '@aws-sdk/client-bedrock-runtime';
 import { InvalidRequestError } from '../errors';
 import { chatText, parseDataUrl, parseToolArguments } from './content';
+import { jsonToolFor } from './json-tool';
 import type { ChatMessage, ChatRequest, ChatTool, ChatToolChoice } from './types';
 
 /** Converse input without the model id (the same shape serves Converse and ConverseStream). */
@@ -133,19 +131,10 @@ function toolChoice(choice: ChatToolChoice | undefined): ToolChoice | undefined 
 }
 
 function toolConfig(body: ChatRequest, hasToolBlocks: boolean): { config?: ToolConfiguration; jsonTool?: string } {
-  const format = body.response_format;
-  if (format && format.type !== 'text') {
-    if (body.tools?.length) {
-      throw new InvalidRequestError('response_format cannot be combined with tools on this model.', 'response_format');
-    }
-    const name = format.type === 'json_schema' ? format.json_schema.name || 'json_response' : 'json_response';
-    const schema = format.type === 'json_schema' ? (format.json_schema.schema ?? { type: 'object' }) : { type: 'object' };
-    const description =
-      (format.type === 'json_schema' && format.json_schema.description) || 'Give the answer as this tool input; it is the whole response.';
-    return {
-      config: { tools: [{ toolSpec: { name, description, inputSchema: { json: schema as never } } }], toolChoice: { tool: { name } } },
-      jsonTool: name,
-    };
+  const json = jsonToolFor(body);
+  if (json) {
+    const tool: Tool = { toolSpec: { name: json.name, description: json.description, inputSchema: { json: json.schema as never } } };
+    return { config: { tools: [tool], toolChoice: { tool: { name: json.name } } }, jsonTool: json.name };
   }
   if (!body.tools?.length) return {};
   // Converse has no "none": without tools the model cannot call one, but tool blocks in the

@@ -2,11 +2,13 @@
  * A chat completions request → an Anthropic Messages request (chat callers on Claude). System and
  * developer messages become `system`; tool messages become `tool_result` blocks in a user turn;
  * consecutive turns of one role are merged, as Anthropic wants turns to alternate.
- * Refused (400 naming the field): n > 1, logprobs, audio, response_format other than text.
+ * response_format rides on a forced tool (json-tool.ts); `jsonTool` names it for the way back.
+ * Refused (400 naming the field): n > 1, logprobs, audio.
  * Dropped: frequency/presence penalties, seed, logit_bias — Claude has no equivalent.
  */
 import { InvalidRequestError } from '../errors';
 import { chatText, parseDataUrl, parseToolArguments } from './content';
+import { jsonToolFor } from './json-tool';
 import type {
   ChatContentPart,
   ChatMessage,
@@ -31,13 +33,17 @@ function imageBlock(url: string, param: string): MsgContentBlock {
   throw new InvalidRequestError('Image URLs must be data URLs or http(s) URLs.', param);
 }
 
+/** Anthropic refuses empty text blocks, so empty text is left out. */
 function userBlocks(content: ChatMessage['content'], at: string): MsgContentBlock[] {
-  if (typeof content === 'string') return [{ type: 'text', text: content }];
-  return (content ?? []).map((part: ChatContentPart, i) => {
-    if (part.type === 'text') return { type: 'text', text: String((part as { text: unknown }).text ?? '') };
+  if (typeof content === 'string') return content ? [{ type: 'text', text: content }] : [];
+  return (content ?? []).flatMap((part: ChatContentPart, i): MsgContentBlock[] => {
+    if (part.type === 'text') {
+      const text = String((part as { text: unknown }).text ?? '');
+      return text ? [{ type: 'text', text }] : [];
+    }
     if (part.type === 'image_url') {
       const url = (part as { image_url?: { url?: unknown } }).image_url?.url;
-      return imageBlock(String(url ?? ''), `${at}.content[${i}].image_url.url`);
+      return [imageBlock(String(url ?? ''), `${at}.content[${i}].image_url.url`)];
     }
     throw new InvalidRequestError(`Content parts of type '${part.type}' are not supported by this model.`, `${at}.content[${i}].type`);
   });
@@ -121,14 +127,17 @@ function refuseUntranslatable(body: ChatRequest): void {
   if (typeof body.n === 'number' && body.n > 1) throw new InvalidRequestError('n > 1 is not supported by this model.', 'n');
   if (body.logprobs === true) throw new InvalidRequestError('logprobs are not supported by this model.', 'logprobs');
   if (body.audio != null) throw new InvalidRequestError('audio output is not supported by this model.', 'audio');
-  const format = body.response_format?.type;
-  if (format && format !== 'text') {
-    throw new InvalidRequestError(`response_format '${format}' is not supported by this model.`, 'response_format');
-  }
 }
 
-export function chatToMessagesRequest(body: ChatRequest): MessagesRequest {
+export interface MessagesTranslation {
+  request: MessagesRequest;
+  /** Name of the forced tool that carries a response_format answer, if one was added. */
+  jsonTool?: string;
+}
+
+export function chatToMessagesRequest(body: ChatRequest): MessagesTranslation {
   refuseUntranslatable(body);
+  const json = jsonToolFor(body);
   const { turns, system } = turnsAndSystem(body.messages ?? []);
   const out: MessagesRequest = {
     model: body.model,
@@ -143,11 +152,14 @@ export function chatToMessagesRequest(body: ChatRequest): MessagesRequest {
     const stops = (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s.trim() !== '');
     if (stops.length) out.stop_sequences = stops;
   }
-  if (body.tools?.length) {
+  if (json) {
+    out.tools = [{ name: json.name, description: json.description, input_schema: json.schema }];
+    out.tool_choice = { type: 'tool', name: json.name };
+  } else if (body.tools?.length) {
     out.tools = messagesTools(body.tools);
     out.tool_choice = messagesToolChoice(body.tool_choice ?? 'auto', body.parallel_tool_calls);
   }
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
   if (body.stream) out.stream = true;
-  return out;
+  return json ? { request: out, jsonTool: json.name } : { request: out };
 }

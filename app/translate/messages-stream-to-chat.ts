@@ -16,9 +16,14 @@ export class MessagesToChatStream {
   private usage: Partial<MsgUsage> = {};
   /** Anthropic block index → chat tool-call index. */
   private readonly tools = new Map<number, number>();
+  /** Blocks that carry the response_format answer: their input is streamed as content. */
+  private readonly jsonBlocks = new Set<number>();
   private finished = false;
 
-  constructor(model: string) {
+  constructor(
+    model: string,
+    private readonly jsonTool?: string,
+  ) {
     this.model = model;
   }
 
@@ -31,6 +36,10 @@ export class MessagesToChatStream {
         return [this.chunk({ role: 'assistant', content: '' })];
       case 'content_block_start': {
         const block = event.content_block;
+        if (block.type === 'tool_use' && this.jsonTool && block.name === this.jsonTool) {
+          this.jsonBlocks.add(event.index);
+          return [];
+        }
         if (block.type === 'tool_use') {
           const index = this.tools.size;
           this.tools.set(event.index, index);
@@ -42,6 +51,9 @@ export class MessagesToChatStream {
       case 'content_block_delta': {
         const d = event.delta;
         if (d.type === 'text_delta') return d.text ? [this.chunk({ content: d.text })] : [];
+        if (d.type === 'input_json_delta' && this.jsonBlocks.has(event.index)) {
+          return d.partial_json ? [this.chunk({ content: d.partial_json })] : [];
+        }
         if (d.type === 'input_json_delta') {
           const index = this.tools.get(event.index);
           if (index === undefined || !d.partial_json) return [];
@@ -53,7 +65,9 @@ export class MessagesToChatStream {
         this.usage = { ...this.usage, ...stripNulls(event.usage) };
         if (event.delta?.stop_reason) {
           this.finished = true;
-          return [this.chunk({}, finishFromStopReason(event.delta.stop_reason))];
+          let finish = finishFromStopReason(event.delta.stop_reason);
+          if (finish === 'tool_calls' && this.tools.size === 0) finish = 'stop';
+          return [this.chunk({}, finish)];
         }
         return [];
       case 'message_stop':

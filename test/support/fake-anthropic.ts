@@ -131,10 +131,10 @@ export class FakeAnthropic {
     }
     if (req.method === 'GET' && path === '/v1/models') {
       return send(res, 200, {
-        data: [{ type: 'model', id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5', created_at: '2025-09-29T00:00:00Z' }],
+        data: [{ type: 'model', id: 'claude-sonnet-5-5', display_name: 'Claude Sonnet 5.5', created_at: '2025-09-29T00:00:00Z' }],
         has_more: false,
-        first_id: 'claude-sonnet-4-5',
-        last_id: 'claude-sonnet-4-5',
+        first_id: 'claude-sonnet-5-5',
+        last_id: 'claude-sonnet-5-5',
       });
     }
     if (req.method !== 'POST' || path !== '/v1/messages') {

@@ -3,8 +3,9 @@
  * Bedrock runtime (InvokeModel with Anthropic's body): a message, and the stream events that
  * build the same message, in Anthropic's order.
  *
- * The answer is a tool call when tools are given and the caller forces one (tool_choice any/tool)
- * or the last user text contains "use a tool"; otherwise text echoing the last user text. A
+ * The answer is a tool call when tools are given and the caller forces one (tool_choice any/tool,
+ * then without preamble text) or the last user text contains "use a tool"; otherwise text echoing
+ * the last user text. A
  * `cache_control` mark on the system prompt reports its tokens as read from the prompt cache.
  */
 import { createHash } from 'node:crypto';
@@ -44,10 +45,10 @@ export function fakeClaudeMessage(body: MessagesRequest): MessagesResponse {
   let content: MsgContentBlock[];
   let stop: MessagesResponse['stop_reason'] = 'end_turn';
   if (tool) {
-    content = [
-      { type: 'text', text: 'Let me check.' },
-      { type: 'tool_use', id: `toolu_${id.slice(4, 20)}`, name: tool, input: { query: userText.slice(0, 30), limit: 3 } },
-    ];
+    const use: MsgContentBlock = { type: 'tool_use', id: `toolu_${id.slice(4, 20)}`, name: tool, input: { query: userText.slice(0, 30), limit: 3 } };
+    // A forced tool (any/tool) comes without a preamble, as Anthropic prefills the turn for it.
+    const forced = body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool';
+    content = forced ? [use] : [{ type: 'text', text: 'Let me check.' }, use];
     stop = 'tool_use';
   } else {
     let words = `This is a fake Claude answer to: ${userText.slice(0, 40)}`.trim().split(/(?<=\s)/);

@@ -45,7 +45,15 @@ export type Fault =
   /** Wait `ms`, then answer normally. */
   | { kind: 'delay'; ms: number }
   /** Two chunks, then a `data: {"error": …}` event and the end, no `[DONE]` (streams only). */
-  | { kind: 'stream-error' };
+  | { kind: 'stream-error' }
+  /**
+   * A careless server echoing the credential it was sent (Authorization, x-api-key or api-key) in
+   * every field, as is, base64- and URL-encoded. Not streamed: `status` (default 400) with the
+   * credential in message, type, param and code. Streamed: SSE comment lines carrying it, two
+   * chunks, then an error event carrying it in every field, no `[DONE]`. On a `/messages` path the
+   * bodies and the error event are Anthropic's shape.
+   */
+  | { kind: 'echo-credential'; status?: number };
 
 export interface RecordedRequest {
   method: string;
@@ -322,6 +330,8 @@ export class FakeUpstream {
         destroy();
         return;
       }
+      case 'echo-credential':
+        return this.echoCredential(req, res, reply, fault.status ?? 400);
       case 'stream-error': {
         if (reply.kind === 'json') return this.answer(res, reply);
         startEventStream(res);
@@ -331,6 +341,28 @@ export class FakeUpstream {
         return;
       }
     }
+  }
+
+  private echoCredential(req: IncomingMessage, res: ServerResponse, reply: MockReply, status: number): void {
+    const h = req.headers;
+    const auth = typeof h.authorization === 'string' ? h.authorization.replace(/^Bearer\s+/i, '') : undefined;
+    const credential = auth ?? String(h['x-api-key'] ?? h['api-key'] ?? 'no-credential-sent');
+    const b64 = Buffer.from(credential).toString('base64');
+    const message = `Incorrect API key provided: ${credential} (base64 ${b64}, url ${encodeURIComponent(credential)}).`;
+    const anthropic = (req.url ?? '').split('?')[0].endsWith('/messages');
+    const body = anthropic
+      ? { type: 'error', error: { type: credential, message, param: credential, code: credential } }
+      : { error: { message, type: credential, param: credential, code: credential } };
+    if (reply.kind === 'json') {
+      sendJson(res, status, body);
+      return;
+    }
+    startEventStream(res);
+    res.write(`: debug auth=Bearer ${credential}\n\n`);
+    for (const chunk of reply.chunks.slice(0, 2)) writeEvent(res, chunk);
+    res.write(`: key ${b64}\n`);
+    res.write(`${anthropic ? 'event: error\n' : ''}data: ${JSON.stringify(body)}\n\n`);
+    res.end();
   }
 
   /** Sends a reply; streams may be slowed and have raw extra events injected before chunk i. */

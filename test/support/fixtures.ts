@@ -13,6 +13,10 @@ export function keyRecord(over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
     models: null,
     createdAt: new Date(),
     revokedAt: null,
+    teamId: null,
+    monthlyBudgetUsd: null,
+    dailyBudgetUsd: null,
+    team: null,
     ...over,
   };
 }

@@ -1,43 +1,66 @@
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError } from '../../errors';
-import { createKeyBody, parseBody } from '../../schemas/requests';
-import type { KeyStore } from '../../stores/keys';
-import type { ApiKeyRecord } from '../../stores/types';
+import { InvalidRequestError, NotFoundError } from '../../errors';
+import { createKeyBody, parseBody, updateKeyBody } from '../../schemas/requests';
+import type { KeySettings, KeyStore } from '../../stores/keys';
+import { TeamNotFoundError } from '../../stores/teams';
+import { keyView } from './views';
 
-/** The public view of a key: never its hash, and its plaintext only when just created. */
-export function keyView(r: ApiKeyRecord) {
+export { keyView } from './views';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** snake_case body fields to the store's settings; absent stays absent (PATCH leaves it alone). */
+export function keySettings(body: {
+  rpm?: number | null;
+  tpm?: number | null;
+  monthly_token_budget?: number | null;
+  monthly_budget_usd?: number | null;
+  daily_budget_usd?: number | null;
+  team_id?: string | null;
+  models?: string[] | null;
+}): KeySettings {
   return {
-    id: r.id,
-    object: 'api_key',
-    name: r.name,
-    prefix: r.prefix,
-    rpm: r.rpm,
-    tpm: r.tpm,
-    monthly_token_budget: r.monthlyTokenBudget,
-    models: r.models,
-    created_at: r.createdAt.toISOString(),
-    revoked_at: r.revokedAt ? r.revokedAt.toISOString() : null,
+    rpm: body.rpm,
+    tpm: body.tpm,
+    monthlyTokenBudget: body.monthly_token_budget,
+    monthlyBudgetUsd: body.monthly_budget_usd,
+    dailyBudgetUsd: body.daily_budget_usd,
+    teamId: body.team_id,
+    models: body.models,
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The store's TeamNotFoundError as the caller's 400 on `team_id`. */
+export async function withKnownTeam<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof TeamNotFoundError) {
+      throw new InvalidRequestError(`No team with id '${err.teamId}'.`, 'team_id', 'invalid_value');
+    }
+    throw err;
+  }
+}
 
 export function adminKeysRoutes(app: FastifyInstance, keys: KeyStore) {
   app.post('/admin/keys', async (request, reply) => {
     const body = parseBody(createKeyBody, request.body);
-    const { record, key } = await keys.create({
-      name: body.name,
-      rpm: body.rpm,
-      tpm: body.tpm,
-      monthlyTokenBudget: body.monthly_token_budget,
-      models: body.models,
-    });
-    request.log.info({ keyId: record.id, name: record.name }, 'api key created');
+    const { record, key } = await withKnownTeam(() => keys.create({ name: body.name, ...keySettings(body) }));
+    request.log.info({ keyId: record.id, name: record.name, teamId: record.teamId }, 'api key created');
     return reply.code(201).header('cache-control', 'no-store').send({ ...keyView(record), key });
   });
 
   app.get('/admin/keys', async (request) => {
     return { object: 'list', data: (await keys.list()).map(keyView) };
+  });
+
+  app.patch<{ Params: { id: string } }>('/admin/keys/:id', async (request) => {
+    const body = parseBody(updateKeyBody, request.body);
+    const { id } = request.params;
+    const record = await withKnownTeam(() => keys.update(id, { name: body.name, ...keySettings(body) }));
+    if (!record) throw new NotFoundError(`No key with id '${id}'.`);
+    request.log.info({ keyId: id, fields: Object.keys(body) }, 'api key changed');
+    return keyView(record);
   });
 
   app.delete<{ Params: { id: string } }>('/admin/keys/:id', async (request, reply) => {

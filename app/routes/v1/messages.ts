@@ -5,6 +5,7 @@ import { jsonText } from '../../lib/tokens';
 import type { Pipeline } from '../../pipeline/pipeline';
 import type { Router } from '../../routing/router';
 import { parseBody } from '../../schemas/requests';
+import { modelAllowed } from '../../services/model-access';
 import { countTokensBody, messagesCodec } from '../../surfaces/messages';
 import { serveSurface } from './serve-surface';
 
@@ -17,7 +18,7 @@ export const messagesRoute = fp<{ pipeline: Pipeline; router: Router }>(
     app.post('/v1/messages/count_tokens', { config: { errorShape: 'anthropic' } }, async (request) => {
       const body = parseBody(countTokensBody, request.body);
       const key = request.apiKey!;
-      if (key.models && !key.models.includes(body.model)) {
+      if (!modelAllowed(key, body.model)) {
         throw new PermissionDeniedError(`This key may not use the model '${body.model}'.`, 'model_not_allowed', 'model');
       }
       if (!router.resolve(body.model)) throw new NotFoundError(`model: ${body.model}`, 'model_not_found');

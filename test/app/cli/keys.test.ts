@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { KEYS_USAGE, runKeysCommand } from '../../../app/cli/keys';
 import { createKeyStore, hashKey, type KeyStore } from '../../../app/stores/keys';
+import { runTeamsCommand, TEAMS_USAGE } from '../../../app/cli/teams';
+import { createTeamStore, type TeamStore } from '../../../app/stores/teams';
 import { createTestDatabase, type TestDatabase } from '../../support/test-db';
 
 let t: TestDatabase;
 let keys: KeyStore;
+let teams: TeamStore;
 beforeAll(async () => {
   t = await createTestDatabase();
   keys = createKeyStore({ db: t.db });
+  teams = createTeamStore({ db: t.db });
 });
 afterAll(() => t.drop());
 
@@ -110,5 +114,65 @@ describe('keys command: usage', () => {
     expect(KEYS_USAGE).toMatch(/create --name NAME/);
     expect(KEYS_USAGE).toMatch(/list/);
     expect(KEYS_USAGE).toMatch(/revoke ID/);
+  });
+});
+
+describe('keys command: teams and dollar budgets', () => {
+  it('creates a key in a team with dollar budgets, then updates and clears settings', async () => {
+    const team = await teams.create({ name: 'cli-team' });
+    const { id, key } = await create('--name', 'spender', '--team', team.id, '--monthly-usd', '25.5', '--daily-usd', '2');
+    expect(await keys.findByHash(hashKey(key))).toMatchObject({ teamId: team.id, monthlyBudgetUsd: 25.5, dailyBudgetUsd: 2 });
+    const out = await runKeysCommand(keys, ['update', id, '--daily-usd', 'none', '--rpm', '9', '--team', 'none']);
+    expect(out).toBe(`updated ${id}  ${key.slice(0, 13)}…  spender  rpm=9 tpm=default  monthly=$25.5 daily=none`);
+    expect(await keys.get(id)).toMatchObject({ teamId: null, dailyBudgetUsd: null, monthlyBudgetUsd: 25.5, rpm: 9 });
+    const line = (await runKeysCommand(keys, ['list'])).split('\n').find((l) => l.startsWith(id));
+    expect(line).toContain('monthly=$25.5 daily=none');
+  });
+
+  it.each([
+    [['--name', 'x', '--monthly-usd', '0'], /--monthly-usd must be an amount in USD above 0/],
+    [['--name', 'x', '--daily-usd', 'abc'], /--daily-usd must be an amount/],
+    [['--name', 'x', '--team', randomUUID()], /no team with id/],
+    [['--name', 'x', 'extra'], /unexpected argument 'extra'/],
+  ])('refuses %j without creating anything', async (args, message) => {
+    const before = (await keys.list()).length;
+    await expect(runKeysCommand(keys, ['create', ...args])).rejects.toThrow(message);
+    expect(await keys.list()).toHaveLength(before);
+  });
+
+  it('update needs an id of an existing key', async () => {
+    await expect(runKeysCommand(keys, ['update'])).rejects.toThrow(/update needs a key id/);
+    await expect(runKeysCommand(keys, ['update', randomUUID(), '--rpm', '1'])).rejects.toThrow(/no key with id/);
+  });
+});
+
+describe('teams command', () => {
+  it('creates, shows, lists, updates and deletes a team', async () => {
+    const out = await runTeamsCommand(teams, ['create', '--name', ' finance ', '--monthly-usd', '500', '--tpm', '20000', '--models', 'gpt-4o,o3']);
+    const id = /^created team ([0-9a-f-]{36}) /.exec(out)?.[1];
+    expect(out).toBe(`created team ${id}  finance  rpm=none tpm=20000  monthly=$500 daily=none  models=gpt-4o,o3`);
+    expect(await runTeamsCommand(teams, ['show', id!])).toBe(out.replace('created team ', ''));
+    expect(await runTeamsCommand(teams, ['list'])).toContain(`${id}  finance`);
+    expect(await runTeamsCommand(teams, ['update', id!, '--daily-usd', '20', '--models', 'none'])).toMatch(/daily=\$20 {2}models=all$/);
+    expect(await runTeamsCommand(teams, ['delete', id!])).toBe(`deleted team ${id}`);
+    await expect(runTeamsCommand(teams, ['show', id!])).rejects.toThrow(/no team with id/);
+  });
+
+  it('refuses to delete a team with live keys', async () => {
+    const team = await teams.create({ name: 'kept' });
+    await create('--name', 'member', '--team', team.id);
+    await expect(runTeamsCommand(teams, ['delete', team.id])).rejects.toThrow(/still has live keys/);
+  });
+
+  it.each([
+    [['create'], /--name is required/],
+    [['create', '--name', 'x', '--rpm', '0'], /--rpm must be a whole number/],
+    [['update'], /update needs a team id/],
+    [['delete', randomUUID()], /no team with id/],
+    [['rename'], /usage:/],
+    [['create', '--name', 'x', '--budget', '5'], /Unknown option '--budget'[\s\S]*usage:/],
+  ])('refuses %j', async (args, message) => {
+    await expect(runTeamsCommand(teams, args)).rejects.toThrow(message);
+    expect(TEAMS_USAGE).toMatch(/npm run teams -- create --name NAME/);
   });
 });

@@ -385,7 +385,7 @@ describe('Redis stopped mid-load and restarted', () => {
   it('once Redis is back, limits are enforced from Redis again', async () => {
     // The fail-open limiter skips Redis for a cooldown after a failure; wait until it writes there again.
     const probe = await newKey({ name: 'redis-probe' });
-    const counter = (id: string) => `llmapi:rl:req:{${id}}`;
+    const counter = (id: string) => `llmapi:rl:{k:${id}}:req:k:${id}`;
     const seen = await waitFor(
       async () => {
         await call('/v1/chat/completions', chat, { key: probe.key });
@@ -470,7 +470,7 @@ describe('Postgres unreachable', () => {
   });
 
   it('a budgeted key whose Redis counter is gone cannot be checked: a 503, not a 500', async () => {
-    const counters = await redis.keys(`llmapi:rl:budget:{${budgeted.id}}:*`);
+    const counters = await redis.keys(`llmapi:rl:{k:${budgeted.id}}:tokens:*`);
     expect(counters.length).toBeGreaterThan(0);
     await redis.del(...counters);
     const res = await call('/v1/chat/completions', chat, { key: budgeted.key });

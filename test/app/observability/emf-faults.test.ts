@@ -22,7 +22,7 @@ describe('EMF fault counters', () => {
     events.redisFallback?.('limiter');
     events.redisFallback?.('cache');
     events.usageDropped?.(3);
-    events.budgetReseedFailed?.();
+    events.reseedFailed?.(new Error('seed failed'));
     expect(seen).toEqual(['fallback:limiter', 'fallback:cache', 'dropped:3']);
     expect(faults).toEqual([
       ['LimiterFailOpen', undefined],

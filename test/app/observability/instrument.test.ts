@@ -12,6 +12,7 @@ import { createLogger } from '../../../app/lib/logger';
 import { instrumentation } from '../../../app/observability/instrument';
 import { createGatewayMetrics } from '../../../app/observability/metrics';
 import { errorHandler } from '../../../app/plugins/error-handler';
+import { createScrubber } from '../../../app/security/scrub';
 import { requestContext, requestId, type Lifecycle } from '../../../app/plugins/request-context';
 import { emptyOutcome, type CallOutcome } from '../../../app/pipeline/outcome';
 import { keyRecord } from '../../support/fixtures';
@@ -35,7 +36,7 @@ beforeAll(async () => {
   });
   instrumentation({ metrics })(app);
   requestContext(app, lifecycle);
-  errorHandler(app, 1024 * 1024);
+  errorHandler(app, { bodyLimit: 1024 * 1024, scrubber: createScrubber({ secrets: [] }) });
 
   app.get('/health', async () => ({ status: 'ok' }));
   app.post(CHAT, async (request, reply) => {

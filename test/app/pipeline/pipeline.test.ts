@@ -10,6 +10,7 @@ import type { ApiKeyRecord, UsageRecord } from '../../../app/stores/types';
 import type { AnyCodec } from '../../../app/surfaces/codec';
 import { chatCodec } from '../../../app/surfaces/chat';
 import { responsesCodec } from '../../../app/surfaces/responses';
+import { createScrubber } from '../../../app/security/scrub';
 import { keyRecord } from '../../support/fixtures';
 import { chatCompletion, fakeProvider, json, stream, type Behaviour, type FakeProvider } from '../../support/fake-provider';
 
@@ -41,7 +42,7 @@ function setup(script: Behaviour[]) {
       deleteOlderThan: async () => 0,
     },
     defaultCompletionReserve: 1024,
-    scrub: (t) => t.split('SECRET-123').join('[redacted]'),
+    scrubber: createScrubber({ secrets: ['SECRET-123456'] }),
     onBackgroundError: (err) => {
       throw err;
     },
@@ -184,11 +185,12 @@ describe('pipeline', () => {
   });
 
   it('scrubs provider credentials out of error events', async () => {
-    const err = { data: JSON.stringify({ error: { message: 'bad key SECRET-123', type: 'x', param: null, code: null } }) };
+    const err = { data: JSON.stringify({ error: { message: 'bad key SECRET-123456', type: 'x', param: 'Bearer SECRET-123456', code: null } }) };
     const p = setup([stream([chunk('a'), err])]);
     const text = await drain(await run(p, { ...CHAT, stream: true }));
-    expect(text).not.toContain('SECRET-123');
-    expect(text).toContain('[redacted]');
+    expect(text).not.toContain('SECRET-123456');
+    const last = JSON.parse(text.trim().split('\n\n').at(-1)!.slice(6));
+    expect(last.error).toMatchObject({ message: expect.stringContaining('[redacted]'), param: null });
   });
 
   it('remembers the responses a key created', async () => {

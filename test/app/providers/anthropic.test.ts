@@ -27,10 +27,10 @@ describe('anthropic provider', () => {
 
   it('the fake speaks the protocol the official SDK expects', async () => {
     const client = new Anthropic({ apiKey: KEY, baseURL: fake.url, maxRetries: 0 });
-    const msg = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] });
+    const msg = await client.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] });
     expect(msg.content[0]).toMatchObject({ type: 'text' });
     const stream = client.messages.stream({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-5-5',
       max_tokens: 100,
       tools: [weather as Anthropic.Tool],
       messages: [{ role: 'user', content: 'please use a tool' }],
@@ -48,14 +48,14 @@ describe('anthropic provider', () => {
 
     it('sends the key, the caller version and beta, and the provider model id', async () => {
       const res = await provider.send(
-        providerRequest('messages', body, { model: 'claude-sonnet-4-5', headers: { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'tools-2024' } }),
+        providerRequest('messages', body, { model: 'claude-sonnet-5-5', headers: { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'tools-2024' } }),
       );
-      expect(jsonOf(res)).toMatchObject({ type: 'message', model: 'claude-sonnet-4-5' });
+      expect(jsonOf(res)).toMatchObject({ type: 'message', model: 'claude-sonnet-5-5' });
       expect(res.headers['x-upstream-request-id']).toBe('req_fake_0001');
       const sent = fake.requests[0];
       expect(sent.headers['x-api-key']).toBe(KEY);
       expect(sent.headers['anthropic-beta']).toBe('tools-2024');
-      expect((sent.body as { model: string }).model).toBe('claude-sonnet-4-5');
+      expect((sent.body as { model: string }).model).toBe('claude-sonnet-5-5');
     });
 
     it('defaults anthropic-version when the caller sends none', async () => {
@@ -146,6 +146,21 @@ describe('anthropic provider', () => {
       const last = chunks[chunks.length - 1] as { choices: unknown[]; usage: { prompt_tokens: number; completion_tokens: number } };
       expect(last.choices).toEqual([]);
       expect(last.usage.completion_tokens).toBeGreaterThan(0);
+    });
+
+    it('serves response_format json_schema through a forced tool, streamed or not', async () => {
+      const body = {
+        model: 'claude',
+        messages: [{ role: 'user', content: 'where?' }],
+        response_format: { type: 'json_schema', json_schema: { name: 'place', schema: { type: 'object', properties: { query: { type: 'string' } } } } },
+      };
+      const c = jsonOf(await provider.send(providerRequest('chat', body)));
+      const choice = (c.choices as Array<{ finish_reason: string; message: { content: string } }>)[0];
+      expect([choice.finish_reason, JSON.parse(choice.message.content)]).toEqual(['stop', { query: 'where?', limit: 3 }]);
+      expect(fake.requests[0].body).toMatchObject({ tool_choice: { type: 'tool', name: 'place' } });
+      const chunks = payloads(await eventsOf(await provider.send(providerRequest('chat', { ...body, stream: true }))));
+      const text = chunks.map((ch) => (ch.choices as Array<{ delta: { content?: string } }>)[0]?.delta.content ?? '').join('');
+      expect(JSON.parse(text)).toEqual({ query: 'where?', limit: 3 });
     });
 
     it('a mid-stream error is thrown, not passed on in Anthropic shape', async () => {

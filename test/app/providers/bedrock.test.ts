@@ -200,7 +200,8 @@ describe('bedrock provider', () => {
       fake.queueFaults([{ kind: 'hang' }]);
       const ac = new AbortController();
       const p = provider.send(providerRequest('chat', chat, { model: NOVA, signal: ac.signal }));
-      setTimeout(() => ac.abort(), 50);
+      await waitFor(() => fake.calls === 1);
+      ac.abort();
       const err = await rejection(p);
       expect(err).not.toBeInstanceOf(ApiError);
     });
@@ -214,7 +215,7 @@ describe('bedrock provider', () => {
       const msg = jsonOf(res);
       expect(msg).toMatchObject({ type: 'message', role: 'assistant', model: CLAUDE, stop_reason: 'end_turn' });
       expect(fake.counts.invoke).toBe(1);
-      expect(fake.requests[0].body).toEqual({
+      expect(fake.requests.find((r) => r.route === 'invoke')?.body).toEqual({
         anthropic_version: 'bedrock-2023-05-31',
         anthropic_beta: ['a-1', 'b-2'],
         max_tokens: 100,
@@ -298,3 +299,11 @@ describe('bedrock provider', () => {
     await none.close();
   });
 });
+
+async function waitFor(done: () => boolean, timeoutMs = 2000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

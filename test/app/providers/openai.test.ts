@@ -169,6 +169,18 @@ describe('openai provider', () => {
       }
     });
 
+    it('a stream that falls silent longer than idleTimeoutMs is a 504 from the iterator', async () => {
+      // undici checks body silence on its coarse (~0.5 s) timer wheel, hence the long gap.
+      const idle = createOpenAIProvider({ name: 'i', baseUrl: up.url, apiKey: KEY, timeoutMs: 2000, idleTimeoutMs: 200 });
+      up.queueFaults([{ kind: 'slow-stream', delayMs: 3000 }]);
+      try {
+        const res = await idle.send(providerRequest('chat', { ...chat, stream: true }));
+        expect(await rejection(eventsOf(res))).toBeInstanceOf(UpstreamTimeoutError);
+      } finally {
+        await idle.close();
+      }
+    });
+
     it('yields a mid-stream error event as is and ends there', async () => {
       up.queueFaults([{ kind: 'stream-error' }]);
       const events = await eventsOf(await provider.send(providerRequest('chat', { ...chat, stream: true })));

@@ -172,3 +172,88 @@ describe('authenticator: key store down', () => {
     expect(await status(auth.authenticate('sk-llm-alice'))).toBe(200);
   });
 });
+
+describe('authenticator: floods of unknown keys', () => {
+  it('remembers unknown keys apart, so a flood of them never evicts a known key', async () => {
+    const { auth, fake } = setup({ maxEntries: 2, maxNegativeEntries: 100 });
+    await auth.authenticate('sk-llm-alice');
+    for (let i = 0; i < 1000; i++) expect(await status(auth.authenticate(`sk-llm-guess-${i}`))).toBe(401);
+    fake.state.fail = true; // and the database goes away: alice is still known
+    expect(await auth.authenticate('sk-llm-alice')).toMatchObject({ id: 'alice' });
+    expect(auth.knows('sk-llm-alice')).toBe(true);
+    expect(auth.knows('sk-llm-guess-1')).toBe(false);
+  });
+
+  it('bounds the unknown keys it remembers, evicting the oldest', async () => {
+    const { auth, fake } = setup({ maxNegativeEntries: 2 });
+    for (const k of ['sk-x1', 'sk-x2', 'sk-x3']) await status(auth.authenticate(k));
+    expect(fake.state.calls).toBe(3);
+    await status(auth.authenticate('sk-x3'));
+    await status(auth.authenticate('sk-x2'));
+    expect(fake.state.calls).toBe(3);
+    await status(auth.authenticate('sk-x1'));
+    expect(fake.state.calls).toBe(4);
+  });
+
+  it('a key created after it was looked up as unknown works once ttlMs has passed', async () => {
+    const fake = fakeStore({});
+    const clock = { t: 0 };
+    const auth = createAuthenticator({ keys: fake.store, ttlMs: TTL, now: () => clock.t });
+    expect(await status(auth.authenticate('sk-llm-new'))).toBe(401);
+    (fake.store.findByHash as jest.Mock).mockImplementation(async () => record('new'));
+    clock.t += TTL;
+    expect(await auth.authenticate('sk-llm-new')).toMatchObject({ id: 'new' });
+  });
+});
+
+describe('authenticator: revocation broadcasts', () => {
+  it('refuses a revoked key at once, from the cache, while the store is down', async () => {
+    const { auth, fake } = setup();
+    await auth.authenticate('sk-llm-alice');
+    fake.state.fail = true;
+    auth.revoked('alice');
+    expect(await status(auth.authenticate('sk-llm-alice'))).toBe(401);
+    expect(auth.knows('sk-llm-alice')).toBe(false);
+  });
+
+  it('refuses it even when a lagging store still says it is live', async () => {
+    const { auth, clock } = setup();
+    auth.revoked('alice');
+    expect(await status(auth.authenticate('sk-llm-alice'))).toBe(401);
+    clock.t += TTL * 10;
+    expect(await status(auth.authenticate('sk-llm-alice'))).toBe(401);
+  });
+
+  it('leaves other keys alone', async () => {
+    const fake = fakeStore({ 'sk-a': record('a'), 'sk-b': record('b') });
+    const auth = createAuthenticator({ keys: fake.store, ttlMs: TTL });
+    auth.revoked('a');
+    expect(await status(auth.authenticate('sk-a'))).toBe(401);
+    expect(await status(auth.authenticate('sk-b'))).toBe(200);
+  });
+});
+
+describe('authenticator: lookups in flight', () => {
+  it('bounds database lookups in flight: past the cap a known key is served from its last lookup, an unseen key gets 503', async () => {
+    const releases: Array<() => void> = [];
+    const known = record('known');
+    let calls = 0;
+    const findByHash = jest.fn((hash: string) => {
+      calls++;
+      if (hash === hashKey('sk-known') && calls === 1) return Promise.resolve(known);
+      return new Promise<ApiKeyRecord | null>((resolve) => releases.push(() => resolve(null)));
+    });
+    const clock = { t: 0 };
+    const auth = createAuthenticator({ keys: { findByHash }, ttlMs: TTL, maxConcurrentLookups: 2, now: () => clock.t });
+    await auth.authenticate('sk-known');
+    clock.t += TTL; // its lookup has expired: the next one would go to the database
+    const flood = [auth.authenticate('sk-guess-1'), auth.authenticate('sk-guess-2')].map((p) => status(p));
+    expect(findByHash).toHaveBeenCalledTimes(3);
+    const busy = await auth.authenticate('sk-guess-3').catch((e: unknown) => e);
+    expect(busy).toMatchObject({ status: 503, code: 'key_lookup_busy' });
+    expect(await auth.authenticate('sk-known')).toMatchObject({ id: 'known' });
+    expect(findByHash).toHaveBeenCalledTimes(3); // neither went to the database
+    for (const release of releases) release();
+    expect(await Promise.all(flood)).toEqual([401, 401]);
+  });
+});

@@ -71,39 +71,76 @@ describe('rateLimitHeaders', () => {
   });
 });
 
+const amounts = (tokens: number, costUsd: number | null = null) => ({ tokens, costUsd });
+
 describe('reserve', () => {
   it('asks the limiter with the default limits for a key that sets none', async () => {
     const limiter = fakeLimiter(ALLOWED);
     const k = key();
-    const r = await reserve(limiter, k, 120, DEFAULTS);
-    expect(limiter.check).toHaveBeenCalledWith({ keyId: k.id, rpm: 60, tpm: 100_000, budget: null, tokens: 120 });
+    const r = await reserve(limiter, k, amounts(120), DEFAULTS);
+    expect(limiter.check).toHaveBeenCalledWith({
+      keyId: k.id,
+      rpm: 60,
+      tpm: 100_000,
+      budget: null,
+      tokens: 120,
+      costUsd: 0,
+      dailyBudgetUsd: null,
+      monthlyBudgetUsd: null,
+      team: null,
+    });
     expect(r.decision).toBe(ALLOWED);
     expect(r.headers).toEqual(rateLimitHeaders(ALLOWED));
   });
 
-  it("uses the key's own rpm, tpm and budget over the defaults", async () => {
+  it("uses the key's own limits and budgets, and passes its team's in the same check", async () => {
     const limiter = fakeLimiter(ALLOWED);
-    const k = key({ rpm: 5, tpm: 700, monthlyTokenBudget: 9000 });
-    await reserve(limiter, k, 10, DEFAULTS);
-    expect(limiter.check).toHaveBeenCalledWith({ keyId: k.id, rpm: 5, tpm: 700, budget: 9000, tokens: 10 });
+    const team = { id: 'team-1', name: 'research', rpm: 50, tpm: null, monthlyBudgetUsd: 100, dailyBudgetUsd: null, models: null, createdAt: new Date() };
+    const k = key({ rpm: 5, tpm: 700, monthlyTokenBudget: 9000, dailyBudgetUsd: 1.5, teamId: team.id, team });
+    await reserve(limiter, k, amounts(10, 0.25), DEFAULTS);
+    expect(limiter.check).toHaveBeenCalledTimes(1);
+    expect(limiter.check).toHaveBeenCalledWith({
+      keyId: k.id,
+      rpm: 5,
+      tpm: 700,
+      budget: 9000,
+      tokens: 10,
+      costUsd: 0.25,
+      dailyBudgetUsd: 1.5,
+      monthlyBudgetUsd: null,
+      team: { id: 'team-1', rpm: 50, tpm: null, dailyBudgetUsd: null, monthlyBudgetUsd: 100 },
+    });
   });
 
-  it('settles once with the actual tokens, however often settle is called', async () => {
-    const limiter = fakeLimiter(ALLOWED);
+  it('settles once with the actual tokens and cost, into the periods of the reservation', async () => {
+    const periods = { day: '2031-05-15', month: '2031-05' };
+    const limiter = fakeLimiter({ ...ALLOWED, periods });
     const k = key({ tpm: 700, monthlyTokenBudget: 9000 });
-    const r = await reserve(limiter, k, 100, DEFAULTS);
-    r.settle(42);
-    r.settle(42);
-    r.settle(7);
+    const r = await reserve(limiter, k, amounts(100, 0.5), DEFAULTS);
+    r.settle(amounts(42, 0.1));
+    r.settle(amounts(42, 0.1));
+    r.settle(amounts(7));
     expect(limiter.reconcile).toHaveBeenCalledTimes(1);
-    expect(limiter.reconcile).toHaveBeenCalledWith({ keyId: k.id, tpm: 700, budget: 9000, reserved: 100, actual: 42 });
+    expect(limiter.reconcile).toHaveBeenCalledWith({
+      check: expect.objectContaining({ keyId: k.id, tpm: 700, budget: 9000, tokens: 100, costUsd: 0.5 }),
+      periods,
+      tokens: 42,
+      costUsd: 0.1,
+    });
   });
 
-  it('does not reconcile when the actual tokens equal the reservation', async () => {
+  it('settles a priced request even when the tokens match (the spend must be counted)', async () => {
     const limiter = fakeLimiter(ALLOWED);
-    const r = await reserve(limiter, key(), 100, DEFAULTS);
-    r.settle(100);
-    r.settle(50);
+    const r = await reserve(limiter, key(), amounts(100, 0.2), DEFAULTS);
+    r.settle(amounts(100, 0.2));
+    expect(limiter.reconcile).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not reconcile when nothing changes: same tokens, no cost', async () => {
+    const limiter = fakeLimiter(ALLOWED);
+    const r = await reserve(limiter, key(), amounts(100), DEFAULTS);
+    r.settle(amounts(100));
+    r.settle(amounts(50));
     expect(limiter.reconcile).not.toHaveBeenCalled();
   });
 
@@ -111,75 +148,83 @@ describe('reserve', () => {
     const limiter = fakeLimiter(ALLOWED);
     limiter.reconcile.mockRejectedValueOnce(new Error('redis down'));
     const onError = jest.fn();
-    const r = await reserve(limiter, key(), 100, DEFAULTS, onError);
-    expect(() => r.settle(0)).not.toThrow();
+    const r = await reserve(limiter, key(), amounts(100), DEFAULTS, onError);
+    expect(() => r.settle(amounts(0))).not.toThrow();
     await flush();
     expect(onError).toHaveBeenCalledWith(expect.objectContaining({ message: 'redis down' }));
   });
 
   it.each([
-    ['requests', /requests per min \(RPM\): Limit 5/],
-    ['tokens', /tokens per min \(TPM\): Limit 700/],
-  ] as const)('refuses when %s run out: RateLimitError 429 rate_limit_exceeded', async (by, message) => {
+    ['requests', /requests per min \(RPM\): Limit 60/],
+    ['tokens', /tokens per min \(TPM\): Limit 100000/],
+  ] as const)('refuses when %s run out: RateLimitError 429 rate_limit_exceeded, refusedBy', async (by, message) => {
     const limiter = fakeLimiter(refused(by, 2500));
-    const err = await reserve(limiter, key({ rpm: 5, tpm: 700 }), 10, DEFAULTS).catch((e: unknown) => e);
+    const err = await reserve(limiter, key({ rpm: 5, tpm: 700 }), amounts(10), DEFAULTS).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RateLimitError);
-    expect(err).toMatchObject({ status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' });
+    expect(err).toMatchObject({ status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', refusedBy: by });
     expect((err as RateLimitError).message).toMatch(message);
     expect((err as RateLimitError).message).toContain('sk-llm-abcdef');
     expect((err as RateLimitError).headers).toEqual({ ...rateLimitHeaders(refused(by, 2500)), 'retry-after': '3' });
   });
 
-  it.each(['requests', 'tokens', 'budget'] as const)('notes in stats that %s refused the request', async (by) => {
-    const stats: { rateLimited?: LimitKind } = {};
-    await expect(reserve(fakeLimiter(refused(by, 10)), key(), 1, DEFAULTS, undefined, stats)).rejects.toThrow();
-    expect(stats.rateLimited).toBe(by);
-  });
-
-  it('leaves stats alone when the request is allowed', async () => {
-    const stats: { rateLimited?: LimitKind } = {};
-    await reserve(fakeLimiter(ALLOWED), key(), 1, DEFAULTS, undefined, stats);
-    expect(stats.rateLimited).toBeUndefined();
+  it("names the team when the team's limit refused", async () => {
+    const team = { id: 't', name: 'research', rpm: 3, tpm: null, monthlyBudgetUsd: null, dailyBudgetUsd: null, models: null, createdAt: new Date() };
+    const limiter = fakeLimiter({ ...refused('requests', 1000), refusedScope: 'team', limitRequests: 3 });
+    const err = (await reserve(limiter, key({ team, teamId: 't' }), amounts(1), DEFAULTS).catch((e: unknown) => e)) as RateLimitError;
+    expect(err.message).toMatch(/Rate limit reached for team 'research' on requests per min \(RPM\): Limit 3/);
   });
 
   it.each([0, 1, 999])('asks for a retry-after of at least one second (retryAfterMs %p)', async (ms) => {
-    const err = (await reserve(fakeLimiter(refused('requests', ms)), key(), 1, DEFAULTS).catch((e: unknown) => e)) as RateLimitError;
+    const err = (await reserve(fakeLimiter(refused('requests', ms)), key(), amounts(1), DEFAULTS).catch((e: unknown) => e)) as RateLimitError;
     expect(err.headers['retry-after']).toBe('1');
   });
 
-  it('refuses a spent monthly budget with QuotaExceededError (insufficient_quota)', async () => {
-    const err = await reserve(fakeLimiter(refused('budget', 86_400_000)), key({ monthlyTokenBudget: 100 }), 10, DEFAULTS).catch(
-      (e: unknown) => e,
-    );
+  it('refuses a spent monthly token budget with QuotaExceededError (insufficient_quota)', async () => {
+    const d = { ...refused('budget', 86_400_000), refusedScope: 'key' as const, refusedBudget: { period: 'month' as const, unit: 'tokens' as const, limit: 100, resetsAt: new Date('2031-06-01T00:00:00Z') } };
+    const err = await reserve(fakeLimiter(d), key({ monthlyTokenBudget: 100 }), amounts(10), DEFAULTS).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QuotaExceededError);
-    expect(err).toMatchObject({ status: 429, type: 'insufficient_quota', code: 'insufficient_quota' });
+    expect(err).toMatchObject({ status: 429, type: 'insufficient_quota', code: 'insufficient_quota', refusedBy: 'budget' });
+    expect((err as QuotaExceededError).message).toMatch(/monthly token budget of 100 tokens for key sk-llm-abcdef/);
     expect((err as QuotaExceededError).headers['retry-after']).toBe('86400');
+  });
+
+  it("says which dollar budget is spent and when it resets (the team's daily one)", async () => {
+    const team = { id: 't', name: 'research', rpm: null, tpm: null, monthlyBudgetUsd: null, dailyBudgetUsd: 5, models: null, createdAt: new Date() };
+    const resetsAt = new Date('2031-05-16T00:00:00Z');
+    const d = { ...refused('budget', 3_600_000), refusedScope: 'team' as const, refusedBudget: { period: 'day' as const, unit: 'usd' as const, limit: 5, resetsAt } };
+    const err = (await reserve(fakeLimiter(d), key({ team, teamId: 't' }), amounts(10, 0.01), DEFAULTS).catch((e: unknown) => e)) as QuotaExceededError;
+    expect(err).toBeInstanceOf(QuotaExceededError);
+    expect(err.message).toBe(
+      "You exceeded the daily budget of $5 for team 'research'. It resets at 2031-05-16T00:00:00.000Z (in 1h0m0s); ask an administrator to raise it.",
+    );
+    expect(err.headers['retry-after']).toBe('3600');
   });
 
   it('enforces a key rpm against the in-process limiter', async () => {
     const t = Date.UTC(2031, 4, 15, 12);
     const limiter = createMemoryLimiter({ now: () => t });
     const k = key({ rpm: 2 });
-    const first = await reserve(limiter, k, 10, DEFAULTS);
+    const first = await reserve(limiter, k, amounts(10), DEFAULTS);
     expect(first.headers['x-ratelimit-limit-requests']).toBe('2');
     expect(first.headers['x-ratelimit-remaining-requests']).toBe('1');
-    await reserve(limiter, k, 10, DEFAULTS);
-    const err = (await reserve(limiter, k, 10, DEFAULTS).catch((e: unknown) => e)) as RateLimitError;
+    await reserve(limiter, k, amounts(10), DEFAULTS);
+    const err = (await reserve(limiter, k, amounts(10), DEFAULTS).catch((e: unknown) => e)) as RateLimitError;
     expect(err).toBeInstanceOf(RateLimitError);
     expect(err.headers['x-ratelimit-remaining-requests']).toBe('0');
     expect(Number(err.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     // Another key is unaffected.
-    await expect(reserve(limiter, key({ rpm: 2 }), 10, DEFAULTS)).resolves.toBeDefined();
+    await expect(reserve(limiter, key({ rpm: 2 }), amounts(10), DEFAULTS)).resolves.toBeDefined();
   });
 
-  it('gives tokens back on settle, so a later request fits in the in-process limiter', async () => {
+  it('gives tokens and dollars back on settle, so a later request fits in the in-process limiter', async () => {
     const t = Date.UTC(2031, 4, 15, 12);
     const limiter = createMemoryLimiter({ now: () => t });
-    const k = key({ tpm: 1000 });
-    const r = await reserve(limiter, k, 900, DEFAULTS);
-    await expect(reserve(limiter, k, 900, DEFAULTS)).rejects.toBeInstanceOf(RateLimitError);
-    r.settle(100);
+    const k = key({ tpm: 1000, dailyBudgetUsd: 1 });
+    const r = await reserve(limiter, k, amounts(900, 0.9), DEFAULTS);
+    await expect(reserve(limiter, k, amounts(100, 0.2), DEFAULTS)).rejects.toBeInstanceOf(QuotaExceededError);
+    r.settle(amounts(100, 0.1));
     await flush();
-    await expect(reserve(limiter, k, 800, DEFAULTS)).resolves.toBeDefined();
+    await expect(reserve(limiter, k, amounts(800, 0.8), DEFAULTS)).resolves.toBeDefined();
+    await expect(reserve(limiter, k, amounts(1, 0.2), DEFAULTS)).rejects.toBeInstanceOf(QuotaExceededError);
   });
 });

@@ -1,12 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createKeyStore, hashKey, type KeyStore } from '../../../app/stores/keys';
+import { createTeamStore, TeamNotFoundError, type TeamStore } from '../../../app/stores/teams';
 import { createTestDatabase, type TestDatabase } from '../../support/test-db';
 
 let t: TestDatabase;
 let keys: KeyStore;
+let teams: TeamStore;
 beforeAll(async () => {
   t = await createTestDatabase();
   keys = createKeyStore({ db: t.db });
+  teams = createTeamStore({ db: t.db });
 });
 afterAll(() => t.drop());
 
@@ -27,6 +30,10 @@ describe('key store: creating keys', () => {
       rpm: null,
       tpm: null,
       monthlyTokenBudget: null,
+      monthlyBudgetUsd: null,
+      dailyBudgetUsd: null,
+      teamId: null,
+      team: null,
       models: null,
       createdAt: expect.any(Date),
       revokedAt: null,
@@ -106,5 +113,84 @@ describe('key store: revoking keys', () => {
     const { key } = await keys.create({ name: 'bystander' });
     expect(await keys.revoke(randomUUID())).toBe(false);
     expect((await keys.findByHash(hashKey(key)))?.revokedAt).toBeNull();
+  });
+});
+
+describe('key store: teams and dollar budgets', () => {
+  it('loads the key with its team in the same lookup, budgets as numbers', async () => {
+    const team = await teams.create({ name: 'research', rpm: 100, monthlyBudgetUsd: 250.5, dailyBudgetUsd: 12.25, models: ['gpt-4o'] });
+    const { record, key } = await keys.create({ name: 'member', teamId: team.id, monthlyBudgetUsd: 10, dailyBudgetUsd: 0.01 });
+    expect(record).toMatchObject({ teamId: team.id, monthlyBudgetUsd: 10, dailyBudgetUsd: 0.01, team });
+    const found = await keys.findByHash(hashKey(key));
+    expect(found).toEqual(record);
+    expect(found?.team).toEqual({
+      id: team.id,
+      name: 'research',
+      rpm: 100,
+      tpm: null,
+      monthlyBudgetUsd: 250.5,
+      dailyBudgetUsd: 12.25,
+      models: ['gpt-4o'],
+      createdAt: team.createdAt,
+    });
+    expect((await keys.list({ teamId: team.id })).map((k) => k.id)).toEqual([record.id]);
+  });
+
+  it('refuses a team that does not exist, on create and on update', async () => {
+    await expect(keys.create({ name: 'x', teamId: randomUUID() })).rejects.toBeInstanceOf(TeamNotFoundError);
+    await expect(keys.create({ name: 'x', teamId: 'not-a-uuid' })).rejects.toBeInstanceOf(TeamNotFoundError);
+    const { record } = await keys.create({ name: 'x' });
+    await expect(keys.update(record.id, { teamId: randomUUID() })).rejects.toBeInstanceOf(TeamNotFoundError);
+  });
+
+  it('updates only the fields given; null clears', async () => {
+    const team = await teams.create({ name: 'ops' });
+    const { record } = await keys.create({ name: 'patch-me', rpm: 5, monthlyBudgetUsd: 3 });
+    const moved = await keys.update(record.id, { teamId: team.id, dailyBudgetUsd: 1.5, rpm: null });
+    expect(moved).toMatchObject({ name: 'patch-me', rpm: null, monthlyBudgetUsd: 3, dailyBudgetUsd: 1.5, teamId: team.id, team: { name: 'ops' } });
+    expect(await keys.update(record.id, {})).toEqual(moved);
+    expect(await keys.update(record.id, { teamId: null })).toMatchObject({ teamId: null, team: null });
+    expect(await keys.update(randomUUID(), { rpm: 1 })).toBeNull();
+    expect(await keys.update('nope', { rpm: 1 })).toBeNull();
+  });
+});
+
+describe('team store', () => {
+  it('creates, gets, lists, updates', async () => {
+    const team = await teams.create({ name: 'a-team', tpm: 5000, models: ['o3'] });
+    expect(team).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      name: 'a-team',
+      rpm: null,
+      tpm: 5000,
+      monthlyBudgetUsd: null,
+      dailyBudgetUsd: null,
+      models: ['o3'],
+      createdAt: expect.any(Date),
+    });
+    expect(await teams.get(team.id)).toEqual(team);
+    expect((await teams.list()).map((x) => x.id)).toContain(team.id);
+    expect(await teams.update(team.id, { name: 'renamed', monthlyBudgetUsd: 99.99, models: null })).toMatchObject({
+      name: 'renamed',
+      tpm: 5000,
+      monthlyBudgetUsd: 99.99,
+      models: null,
+    });
+    expect(await teams.get(randomUUID())).toBeNull();
+    expect(await teams.get('nope')).toBeNull();
+    expect(await teams.update(randomUUID(), { name: 'x' })).toBeNull();
+  });
+
+  it('refuses to delete a team with live keys; revoked keys just lose the link', async () => {
+    const team = await teams.create({ name: 'doomed' });
+    const { record } = await keys.create({ name: 'member', teamId: team.id });
+    expect(await teams.delete(team.id)).toBe('has_keys');
+    expect(await teams.get(team.id)).not.toBeNull();
+    await keys.revoke(record.id);
+    expect(await teams.delete(team.id)).toBe('deleted');
+    expect(await teams.get(team.id)).toBeNull();
+    expect((await keys.get(record.id))?.teamId).toBeNull();
+    expect(await teams.delete(team.id)).toBe('not_found');
+    expect(await teams.delete('nope')).toBe('not_found');
   });
 });

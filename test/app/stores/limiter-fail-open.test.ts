@@ -42,7 +42,7 @@ describe('fail-open limiter', () => {
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, false]);
     for (const d of decisions) expect(d.degraded).toBe(true);
     expect(errors).toHaveLength(3);
-    const reconciled = limiter.reconcile({ keyId: r.keyId, tpm: 1000, budget: null, reserved: 10, actual: 5 });
+    const reconciled = limiter.reconcile({ check: r, tokens: 5, costUsd: 0 });
     await expect(reconciled).resolves.toBeUndefined();
     expect(errors).toHaveLength(4);
     await expect(limiter.ping()).rejects.toThrow();
@@ -127,7 +127,7 @@ describe('fail-open limiter, when Postgres (not Redis) fails a budget re-seed', 
         primary: createRedisLimiter({
           redis,
           prefix: `test:budget-source:${randomUUID()}:`,
-          loadMonthUsage: () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+          loadUsage: () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
         }),
         fallback: createMemoryLimiter(),
         failOpen: true,

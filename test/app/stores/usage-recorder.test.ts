@@ -21,6 +21,12 @@ const row = (keyId: string, over: Partial<UsageRecord> = {}): UsageRecord => ({
   totalMs: 130,
   requestId: randomUUID(),
   createdAt: new Date(),
+  teamId: null,
+  cachedInputTokens: 0,
+  cacheWriteTokens: 0,
+  reasoningTokens: 0,
+  costUsd: 0.0001,
+  estimated: false,
   ...over,
 });
 
@@ -40,7 +46,7 @@ function switchableDb(initial: Pick<Db, 'query'>) {
   const state = { target: initial, inserts: 0 };
   const db: Pick<Db, 'query'> = {
     query: (sql, params) => {
-      if (/^\s*INSERT/i.test(sql)) state.inserts++;
+      if (/^\s*(WITH r AS|INSERT)/i.test(sql)) state.inserts++;
       return state.target.query(sql, params);
     },
   };
@@ -73,6 +79,66 @@ describe('usage recorder', () => {
       total_ms: 130,
     });
     expect((rows[0].created_at as Date).toISOString()).toBe(at.toISOString());
+  });
+
+  it('writes the cost detail, and the daily rollup from the same rows (per UTC day, key, team, model)', async () => {
+    const recorder = createUsageRecorder({ ...quiet, db: t.db });
+    const keyId = randomUUID();
+    const teamId = randomUUID();
+    const detail = {
+      teamId,
+      cachedInputTokens: 4,
+      cacheWriteTokens: 3,
+      reasoningTokens: 2,
+      costUsd: 0.0123456789,
+      estimated: true,
+      provider: 'bedrock',
+      deployment: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      surface: 'messages',
+    };
+    recorder.record(row(keyId, { ...detail, requestId: 'req-detail', createdAt: new Date('2031-05-01T23:59:59.999Z') }));
+    recorder.record(row(keyId, { teamId, costUsd: 0.5, cached: true, createdAt: new Date('2031-05-01T00:00:00Z') }));
+    recorder.record(row(keyId, { teamId, costUsd: null, model: 'local-llama', createdAt: new Date('2031-05-01T12:00:00Z') }));
+    recorder.record(row(keyId, { costUsd: 1, createdAt: new Date('2031-05-02T00:00:00Z') })); // next day, no team
+    await recorder.flush();
+    // A second batch adds to the same rollup rows.
+    recorder.record(row(keyId, { teamId, costUsd: 0.25, reasoningTokens: 1, createdAt: new Date('2031-05-01T08:00:00Z') }));
+    await recorder.close();
+
+    const { rows } = await t.db.query<Record<string, unknown>>("SELECT * FROM usage_records WHERE request_id = 'req-detail'");
+    expect(rows[0]).toMatchObject({
+      team_id: teamId,
+      cached_input_tokens: 4,
+      cache_write_tokens: 3,
+      reasoning_tokens: 2,
+      cost_usd: '0.0123456789',
+      estimated: true,
+      provider: 'bedrock',
+      deployment: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      surface: 'messages',
+    });
+    const rollup = await t.db.query<Record<string, unknown>>(
+      `SELECT to_char(day, 'YYYY-MM-DD') AS day, team_id, model, requests::int, cached_requests::int, unpriced_requests::int,
+              prompt_tokens::int, reasoning_tokens::int, cost_usd::text
+         FROM usage_daily WHERE key_id = $1 ORDER BY day, model`,
+      [keyId],
+    );
+    expect(rollup.rows).toEqual([
+      { day: '2031-05-01', team_id: teamId, model: 'gpt-4o-mini', requests: 3, cached_requests: 1, unpriced_requests: 0, prompt_tokens: 30, reasoning_tokens: 3, cost_usd: '0.7623456789' },
+      { day: '2031-05-01', team_id: teamId, model: 'local-llama', requests: 1, cached_requests: 0, unpriced_requests: 1, prompt_tokens: 10, reasoning_tokens: 0, cost_usd: '0.0000000000' },
+      { day: '2031-05-02', team_id: null, model: 'gpt-4o-mini', requests: 1, cached_requests: 0, unpriced_requests: 0, prompt_tokens: 10, reasoning_tokens: 0, cost_usd: '1.0000000000' },
+    ]);
+  });
+
+  it('reads rows written before the cost columns existed: defaults, cost unknown', async () => {
+    const keyId = randomUUID();
+    await t.db.query(
+      `INSERT INTO usage_records (key_id, model, prompt_tokens, completion_tokens, status, request_id, created_at)
+       VALUES ($1, 'gpt-4o', 1, 1, 200, 'old', now())`,
+      [keyId],
+    );
+    const { rows } = await t.db.query<Record<string, unknown>>('SELECT * FROM usage_records WHERE key_id = $1', [keyId]);
+    expect(rows[0]).toMatchObject({ team_id: null, cached_input_tokens: 0, reasoning_tokens: 0, cost_usd: null, estimated: false });
   });
 
   it('flushes on its own timer and when a batch fills', async () => {

@@ -9,6 +9,8 @@ describe('bedrock embeddings translation', () => {
   it('Titan v2: dimensions limited to 256/512/1024, normalised vectors asked for', () => {
     expect(titanBody('x', { model: 'amazon.titan-embed-text-v2:0', input: 'x', dimensions: 512 })).toEqual({ inputText: 'x', dimensions: 512, normalize: true });
     expect(() => titanBody('x', { model: 'amazon.titan-embed-text-v2:0', input: 'x', dimensions: 300 })).toThrow(expect.objectContaining({ param: 'dimensions' }));
+    expect(titanBody('x', { model: 'amazon.titan-embed-text-v1', input: 'x' })).toEqual({ inputText: 'x' });
+    expect(() => titanBody('x', { model: 'amazon.titan-embed-text-v1', input: 'x', dimensions: 256 })).toThrow(expect.objectContaining({ param: 'dimensions' }));
   });
 
   it('Cohere: input_type defaults to search_document; dimensions only on v4', () => {

@@ -17,7 +17,7 @@ describe('chatToMessagesRequest', () => {
       user: 'u9',
       temperature: 0.3,
     };
-    expect(chatToMessagesRequest(body)).toEqual({
+    expect(chatToMessagesRequest(body).request).toEqual({
       model: 'claude',
       max_tokens: DEFAULT_MAX_TOKENS,
       system: [
@@ -42,7 +42,7 @@ describe('chatToMessagesRequest', () => {
   });
 
   it('maps images, tools, tool_choice and parallel_tool_calls', () => {
-    const out = chatToMessagesRequest({
+    const { request: out } = chatToMessagesRequest({
       model: 'c',
       max_completion_tokens: 50,
       messages: [
@@ -70,7 +70,7 @@ describe('chatToMessagesRequest', () => {
   it.each([
     [{ n: 2 }, 'n'],
     [{ logprobs: true }, 'logprobs'],
-    [{ response_format: { type: 'json_object' } }, 'response_format'],
+    [{ response_format: { type: 'json_object' }, tools: [{ type: 'function', function: { name: 'f' } }] }, 'response_format'],
   ])('fails on %j, naming %s', (extra, param) => {
     expect(() => chatToMessagesRequest({ model: 'c', messages: [{ role: 'user', content: 'x' }], ...extra } as ChatRequest)).toThrow(
       expect.objectContaining({ status: 400, param }),
@@ -84,5 +84,19 @@ describe('chatToMessagesRequest', () => {
         messages: [{ role: 'assistant', tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '[1]' } }] }],
       }),
     ).toThrow(expect.objectContaining({ param: 'messages[0].tool_calls[0].function.arguments' }));
+  });
+});
+
+describe('response_format on Claude', () => {
+  it('becomes one forced tool with the schema as its input schema', () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } } };
+    const t = chatToMessagesRequest({
+      model: 'c',
+      messages: [{ role: 'user', content: 'x' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'place', schema } },
+    });
+    expect(t.jsonTool).toBe('place');
+    expect(t.request.tools).toEqual([{ name: 'place', description: 'Give the whole answer as this tool input.', input_schema: schema }]);
+    expect(t.request.tool_choice).toEqual({ type: 'tool', name: 'place' });
   });
 });

@@ -90,6 +90,14 @@ describe('ChatToMessagesStream', () => {
     expect(t.end()).toEqual([]);
   });
 
+  it('tells calls apart by id when a server sends them whole without an index', () => {
+    const t = new ChatToMessagesStream('m');
+    const noIndex = (id: string, name: string) => chunk({ tool_calls: [{ id, type: 'function', function: { name, arguments: '{}' } } as never] });
+    const events = [...t.push(noIndex('a', 'f')), ...t.push(noIndex('b', 'g')), ...t.end()];
+    const starts = events.filter((e) => e.type === 'content_block_start');
+    expect(starts.map((e) => (e as { content_block: { id: string } }).content_block.id)).toEqual(['a', 'b']);
+  });
+
   it('an empty stream still forms a whole message; length maps to max_tokens', () => {
     const t = new ChatToMessagesStream('m');
     t.push(chunk({}, 'length'));

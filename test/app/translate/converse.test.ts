@@ -2,7 +2,7 @@ import { chatToConverse } from '../../../app/translate/chat-to-converse';
 import { ConverseToChatStream } from '../../../app/translate/converse-stream-to-chat';
 import { converseToChat } from '../../../app/translate/converse-to-chat';
 import type { ChatRequest } from '../../../app/translate/types';
-import { fakeConverseEvents } from '../../support/fake-bedrock';
+import { fakeConverseEvents } from '../../support/fake-converse';
 import { expectSchema } from '../../support/openapi';
 
 const tools: ChatRequest['tools'] = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];

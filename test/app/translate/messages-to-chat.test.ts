@@ -15,7 +15,7 @@ const request = {
 describe('messagesToChatResponse', () => {
   it('is a valid chat completion with tool calls, finish reason and usage counting cache reads in', () => {
     const msg = fakeClaudeMessage(request);
-    const c = messagesToChatResponse(msg, 1700000000);
+    const c = messagesToChatResponse(msg, { created: 1700000000 });
     expectSchema('CreateChatCompletionResponse', c);
     expect(c.choices[0]).toMatchObject({
       finish_reason: 'tool_calls',
@@ -28,6 +28,25 @@ describe('messagesToChatResponse', () => {
       completion_tokens: msg.usage.output_tokens,
       prompt_tokens_details: { cached_tokens: read },
     });
+  });
+});
+
+describe('the forced response_format tool', () => {
+  const forced = { ...request, tools: [{ name: 'answer', input_schema: { type: 'object' } }], tool_choice: { type: 'tool' as const, name: 'answer' } };
+
+  it('comes back as content with finish_reason stop', () => {
+    const c = messagesToChatResponse(fakeClaudeMessage(forced), { jsonTool: 'answer' });
+    expect(c.choices[0].finish_reason).toBe('stop');
+    expect(c.choices[0].message.tool_calls).toBeUndefined();
+    expect(c.choices[0].message.content).toBe('{"query":"please use a tool","limit":3}');
+  });
+
+  it('streams as content deltas', () => {
+    const t = new MessagesToChatStream('claude', 'answer');
+    const chunks = fakeClaudeEvents(forced).flatMap((e) => t.push(e));
+    expect(chunks.some((c) => c.choices[0]?.delta.tool_calls)).toBe(false);
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('{"query":"please use a tool","limit":3}');
+    expect(chunks[chunks.length - 2].choices[0].finish_reason).toBe('stop');
   });
 });
 

@@ -189,6 +189,26 @@ describe('fake upstream', () => {
     expect(data.slice(0, -1)).toHaveLength(2);
   });
 
+  it('echoes the credential it was sent in every field with echo-credential, streamed and not', async () => {
+    const secret = 'vllm-token-echo-0123456789';
+    up.setFault({ kind: 'echo-credential', status: 422 });
+    const plain = await call(up.url, '/chat/completions', CHAT, 2000, { authorization: `Bearer ${secret}` });
+    expect(plain.status).toBe(422);
+    const e = JSON.parse(plain.text).error;
+    for (const field of ['type', 'param', 'code']) expect(e[field]).toBe(secret);
+    expect(e.message).toContain(secret);
+    expect(e.message).toContain(Buffer.from(secret).toString('base64'));
+
+    const streamed = await call(up.url, '/chat/completions', STREAM, 2000, { 'x-api-key': secret });
+    expect(streamed.status).toBe(200);
+    expect(streamed.text).toContain(`: debug auth=Bearer ${secret}`);
+    // The error event starts with a comment line carrying the credential in base64.
+    const lastEvent = streamed.text.split('\n\n').filter(Boolean).at(-1)!;
+    expect(lastEvent.split('\n')[0]).toBe(`: key ${Buffer.from(secret).toString('base64')}`);
+    expect(JSON.parse(lastEvent.split('\n')[1].slice('data: '.length)).error.code).toBe(secret);
+    expect(streamed.text).not.toContain('[DONE]');
+  });
+
   it('times out waiting for an abort that never comes', async () => {
     await expect(up.waitForAbort(30)).rejects.toThrow(/timed out/);
   });

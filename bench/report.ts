@@ -4,7 +4,7 @@
  */
 import type { LoadResult, TtftSummary } from './measure';
 
-export type TargetName = 'direct' | 'nginx' | 'nodeProxy' | 'gateway' | 'cacheHit';
+export type TargetName = 'direct' | 'nginx' | 'nodeProxy' | 'gateway' | 'cacheHit' | 'gatewayBefore' | 'cacheHitBefore';
 
 export interface TargetRuns {
   /** Best of the rounds at one connection (lowest p50): noise on a shared box only ever adds. */
@@ -18,6 +18,18 @@ export interface TargetRuns {
   cpuUsPerRequest?: number[];
   /** Redis CPU time per answer at 32 connections, µs, one value per round. */
   redisUsPerRequest?: number[];
+  /**
+   * Redis commands per answer at 32 connections (INFO commandstats), one value per round. Redis
+   * counts the commands a Lua script runs as well as the script call itself.
+   */
+  redisCommandsPerRequest?: number[];
+}
+
+/** Redis commands per request by name, from MONITOR: sent by the gateway, and run inside its scripts. */
+export interface RedisSample {
+  requests: number;
+  sent: Record<string, number>;
+  inScripts: Record<string, number>;
 }
 
 export interface SoakResult {
@@ -39,6 +51,19 @@ export interface BenchResults {
   rssPeakMb: number;
   soak?: SoakResult;
   nginxSkipped?: string;
+  /**
+   * With BENCH_BASELINE_BUNDLE: the highest RSS of each gateway during the measured rounds (both
+   * sampled at the same moments, after every 32-connection load), MB. The soak loads only the new one.
+   */
+  rssPeakInRoundsMb?: { gateway: number; gatewayBefore: number };
+  /** With BENCH_BASELINE_BUNDLE: each gateway's RSS once started, before any load, MB. */
+  rssIdleMb?: { gateway: number; gatewayBefore: number };
+  /** Requests each gateway served without Redis (its redis_fallback_total after the rounds). */
+  redisFallbacks?: { gateway: number; gatewayBefore?: number };
+  /** Each gateway target's Redis commands per request (MONITOR over a few sequential requests). */
+  redisSample?: Partial<Record<TargetName, RedisSample>>;
+  /** Where the older bundle came from (BENCH_BASELINE_BUNDLE). */
+  baselineBundle?: string;
 }
 
 export interface Verdict {
@@ -107,18 +132,24 @@ const LABELS: Record<TargetName, string> = {
   nodeProxy: 'bare Node proxy (http+undici)',
   gateway: 'gateway (all on, cache off)',
   cacheHit: 'gateway cache hit',
+  gatewayBefore: 'gateway BEFORE (all on, cache off)',
+  cacheHitBefore: 'gateway BEFORE cache hit',
 };
+
+const ORDER: TargetName[] = ['direct', 'nginx', 'nodeProxy', 'gateway', 'cacheHit', 'gatewayBefore', 'cacheHitBefore'];
+const isGateway = (name: TargetName) => name === 'gateway' || name === 'cacheHit' || name === 'gatewayBefore' || name === 'cacheHitBefore';
 
 export function formatReport(r: BenchResults): string {
   const directRps = r.runs.direct?.c32?.rps;
   const directP50 = r.runs.direct?.c1?.p50Us;
   const rows: string[][] = [
-    ['target', 'req/s @32', 'vs direct', 'p50 @32', 'p99 @32', 'p50 @1', 'p99 @1', '+p50 @1', 'CPU/req', 'Redis/req'],
+    ['target', 'req/s @32', 'vs direct', 'p50 @32', 'p99 @32', 'p50 @1', 'p99 @1', '+p50 @1', 'CPU/req', 'Redis/req', 'Redis cmds/req'],
   ];
-  for (const name of ['direct', 'nginx', 'nodeProxy', 'gateway', 'cacheHit'] as TargetName[]) {
+  for (const name of ORDER) {
     const t = r.runs[name];
     if (!t) {
-      rows.push([LABELS[name], name === 'nginx' && r.nginxSkipped ? 'skipped' : 'n/a', '', '', '', '', '', '', '', '']);
+      if (name.endsWith('Before')) continue; // no BENCH_BASELINE_BUNDLE
+      rows.push([LABELS[name], name === 'nginx' && r.nginxSkipped ? 'skipped' : 'n/a', '', '', '', '', '', '', '', '', '']);
       continue;
     }
     rows.push([
@@ -131,10 +162,13 @@ export function formatReport(r: BenchResults): string {
       fmtUs(t.c1?.p99Us),
       t.c1 && directP50 !== undefined && name !== 'direct' ? fmtUs(t.c1.p50Us - directP50) : '',
       fmtUs(median(t.cpuUsPerRequest)),
-      name === 'gateway' || name === 'cacheHit' ? fmtUs(median(t.redisUsPerRequest)) : '',
+      isGateway(name) ? fmtUs(median(t.redisUsPerRequest)) : '',
+      fmtCount(median(t.redisCommandsPerRequest)),
     ]);
   }
   const parts = [table(rows)];
+  const redis = formatRedisSample(r);
+  if (redis) parts.push(redis);
 
   const ttftRows = [['streaming', 'median TTFT', 'p90 TTFT', 'samples']];
   for (const [name, s] of Object.entries(r.ttft)) ttftRows.push([name, fmtUs(s.medianUs), fmtUs(s.p90Us), String(s.samples)]);
@@ -148,7 +182,17 @@ export function formatReport(r: BenchResults): string {
     );
   }
   if (r.nginxSkipped) mem.push(`nginx baseline skipped: ${r.nginxSkipped}`);
+  const fallbacks = Object.entries(r.redisFallbacks ?? {}).filter(([, n]) => n > 0);
+  if (fallbacks.length) {
+    mem.push(
+      `WARNING: served without Redis (Redis calls timed out under load): ${fallbacks.map(([g, n]) => `${g} ${n}`).join(', ')}; ` +
+        'their CPU/req and Redis figures read low',
+    );
+  }
   parts.push(mem.join('\n'));
+
+  const before = formatBeforeAfter(r);
+  if (before) parts.push(before);
 
   const verdicts = evaluate(r);
   parts.push(
@@ -183,6 +227,108 @@ function floorNote(r: BenchResults): string | undefined {
       ? [`  CPU/req: gateway ${fmtUs(gwCpu)} vs bare Node proxy ${fmtUs(nodeCpu)}`]
       : []),
   ].join('\n');
+}
+
+const fmtCount = (n: number | undefined) => (n === undefined ? 'n/a' : n.toFixed(2));
+
+const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+/** `evalsha 1.00, get 1.00`, most frequent first. */
+const mix = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([cmd, n]) => `${cmd} ${n.toFixed(2)}`)
+    .join(', ') || 'none';
+
+/** What each gateway target asks of Redis per request: commands it sends, and what its scripts run. */
+function formatRedisSample(r: BenchResults): string | undefined {
+  const names = ORDER.filter((n) => r.redisSample?.[n]);
+  if (!names.length) return undefined;
+  const rows = [['Redis per request (MONITOR)', 'sent', 'which', 'in scripts', 'which']];
+  for (const name of names) {
+    const s = r.redisSample![name]!;
+    rows.push([LABELS[name], sum(s.sent).toFixed(2), mix(s.sent), sum(s.inScripts).toFixed(2), mix(s.inScripts)]);
+  }
+  const n = r.redisSample![names[0]]!.requests;
+  return `${table(rows)}\n(${n} sequential requests per target; a command sent is a round trip unless pipelined with another)`;
+}
+
+/**
+ * The gateway against an older build of itself (BENCH_BASELINE_BUNDLE), loaded in the same rounds:
+ * CPU per request and RSS may grow at most 10 %; requests/s and p50 are shown for reading.
+ */
+export function beforeAfter(r: BenchResults): Verdict[] {
+  const now = r.runs.gateway;
+  const before = r.runs.gatewayBefore;
+  if (!now || !before || !r.rssPeakInRoundsMb) return [];
+  const cpuNow = median(now.cpuUsPerRequest) ?? Number.NaN;
+  const cpuBefore = median(before.cpuUsPerRequest) ?? Number.NaN;
+  const { gateway: rssNow, gatewayBefore: rssBefore } = r.rssPeakInRoundsMb;
+  return [
+    {
+      target: 'CPU/req after / before',
+      value: `${Math.round(cpuNow)} / ${Math.round(cpuBefore)} µs = ${fmtPct(cpuNow / cpuBefore)}`,
+      goal: '≤ 110 %',
+      pass: cpuNow <= cpuBefore * 1.1,
+    },
+    {
+      target: 'RSS peak in the rounds after / before',
+      value: `${rssNow.toFixed(0)} / ${rssBefore.toFixed(0)} MB = ${fmtPct(rssNow / rssBefore)}`,
+      goal: '≤ 110 %',
+      pass: rssNow <= rssBefore * 1.1,
+    },
+  ];
+}
+
+function formatBeforeAfter(r: BenchResults): string | undefined {
+  const verdicts = beforeAfter(r);
+  if (!verdicts.length) return undefined;
+  const row = (label: string, name: TargetName, rss: number, rssIdle: number | undefined) => {
+    const t = r.runs[name]!;
+    return [
+      label,
+      fmtUs(median(t.cpuUsPerRequest)),
+      `${rss.toFixed(0)} MB`,
+      rssIdle === undefined ? 'n/a' : `${rssIdle.toFixed(0)} MB`,
+      t.c32 ? t.c32.rps.toFixed(0) : 'n/a',
+      fmtUs(t.c32?.p50Us),
+      fmtUs(t.c1?.p50Us),
+      sent(name),
+      fmtCount(median(t.redisCommandsPerRequest)),
+    ];
+  };
+  const rss = r.rssPeakInRoundsMb!;
+  const idle = r.rssIdleMb;
+  const sent = (name: TargetName) => {
+    const s = r.redisSample?.[name];
+    return s ? sum(s.sent).toFixed(2) : 'n/a';
+  };
+  const now = r.runs.gateway!;
+  const was = r.runs.gatewayBefore!;
+  const pct = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? 'n/a' : fmtPct(a / b));
+  return [
+    `before/after: this build against ${r.baselineBundle}, both loaded in the same rounds ` +
+      '(Redis sent/req from MONITOR; Redis cmds/req at 32 connections, script internals included)',
+    table([
+      ['gateway (cache off)', 'CPU/req', 'RSS peak', 'RSS idle', 'req/s @32', 'p50 @32', 'p50 @1', 'Redis sent/req', 'Redis cmds/req'],
+      row('after (this build)', 'gateway', rss.gateway, idle?.gateway),
+      row('before (baseline bundle)', 'gatewayBefore', rss.gatewayBefore, idle?.gatewayBefore),
+      [
+        'after / before',
+        pct(median(now.cpuUsPerRequest), median(was.cpuUsPerRequest)),
+        pct(rss.gateway, rss.gatewayBefore),
+        pct(idle?.gateway, idle?.gatewayBefore),
+        pct(now.c32?.rps, was.c32?.rps),
+        pct(now.c32?.p50Us, was.c32?.p50Us),
+        pct(now.c1?.p50Us, was.c1?.p50Us),
+        '',
+        '',
+      ],
+    ]),
+    table([
+      ['before/after', 'measured', 'goal', 'result'],
+      ...verdicts.map((v) => [v.target, v.value, v.goal, v.pass ? 'PASS' : 'MISS']),
+    ]),
+  ].join('\n\n');
 }
 
 export function median(xs: number[] | undefined): number | undefined {

@@ -12,7 +12,11 @@
  * BENCH_GATEWAY_ENV='NAME=value,…' (extra settings for the gateway, for A/B runs),
  * BENCH_GATEWAY_NODE_ARGS='--flag …' (extra node flags for the gateway, e.g. heap sizing),
  * BENCH_EXPLAIN=0 (when a target is missed, skip the extra profiling pass that explains why),
- * BENCH_HOSTILE=0 (skip the last step: legitimate traffic under hostile clients, bench/hostile.ts).
+ * BENCH_HOSTILE=0 (skip the last step: legitimate traffic under hostile clients, bench/hostile.ts),
+ * BENCH_BASELINE_BUNDLE=/path/to/older/dist/server.js (also load a gateway built from an older commit,
+ * same settings, database and Redis, as targets gatewayBefore and cacheHitBefore, and compare),
+ * BENCH_BUDGET=0 (the bench key without its dollar budget; with it, the budget check is measured too),
+ * BENCH_ROUTING=0 (skip the in-process routing and translation micro-bench, bench/routing.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -25,7 +29,17 @@ import { findOrInstallNginx, startNginx, type NginxProxy } from './nginx';
 import { explainMisses } from './explain';
 import { runHostileBench, type HostileResult } from './hostile';
 import { costBreakdown, readProfile, summarizeProfile } from './profile-summary';
-import { evaluate, formatReport, growth, type BenchResults, type TargetName, type TargetRuns } from './report';
+import {
+  beforeAfter,
+  evaluate,
+  formatReport,
+  growth,
+  type BenchResults,
+  type RedisSample,
+  type TargetName,
+  type TargetRuns,
+} from './report';
+import { formatRoutingBench, runRoutingBench, type RoutingBenchResult } from './routing';
 import {
   REDIS_URL,
   ROOT,
@@ -35,10 +49,12 @@ import {
   gitHead,
   imageNodeOptions,
   pinning,
+  redisCommands,
   redisCpuUs,
   rssMb,
   startNodeProxy,
   startUpstream,
+  watchRedis,
   type BenchDatabase,
 } from './system';
 
@@ -55,9 +71,13 @@ const plan = {
   infoLog: process.env.BENCH_INFO_LOG === '1',
   /** For profiling one path: only these targets are loaded (the table then has gaps). */
   only: process.env.BENCH_TARGETS?.split(',').filter(Boolean),
+  /** An older build of the gateway to compare with (its dist/server.js), or undefined. */
+  baselineBundle: process.env.BENCH_BASELINE_BUNDLE || undefined,
+  budget: process.env.BENCH_BUDGET !== '0',
 };
 
 const ADMIN_KEY = `bench-admin-${randomBytes(8).toString('hex')}`;
+const ADMIN_KEY_BEFORE = `bench-admin-before-${randomBytes(8).toString('hex')}`;
 const log = (line: string) => process.stdout.write(`bench: ${line}\n`);
 
 const CHAT = {
@@ -111,7 +131,26 @@ async function main(): Promise<void> {
     const gatewayPid = gateway.child.pid!;
     if (cpu.sut.length) cpu.pin(gatewayPid, '1');
     log(`gateway at ${gateway.url} (pid ${gatewayPid}, LOG_LEVEL=${plan.logLevel}, NODE_OPTIONS=${imageNodeOptions() ?? ''})`);
-    const key = await createKey(gateway.url);
+    // A dollar budget far out of reach: every request reserves and settles its cost in the limiter.
+    const { key, id: keyId } = await createKey(gateway.url, ADMIN_KEY, plan.budget ? { monthly_budget_usd: 1_000_000 } : {});
+
+    // The same gateway built from an older commit: same settings, database (its migrations are a
+    // prefix of ours, and ours only add tables and nullable or defaulted columns) and Redis; its own
+    // admin key and API key (no dollar budget: the older builds have none).
+    let before: GatewayProcess | undefined;
+    let keyBefore = { key: '', id: '' };
+    if (plan.baselineBundle) {
+      before = await startGateway({
+        env: { ...gatewayEnv(plan.logLevel), ADMIN_API_KEY: ADMIN_KEY_BEFORE },
+        cwd: ROOT,
+        script: plan.baselineBundle,
+        nodeArgs: extraNodeArgs,
+      });
+      cleanups.push(() => before!.stop());
+      if (cpu.sut.length) cpu.pin(before.child.pid!, '1');
+      log(`baseline gateway at ${before.url} (pid ${before.child.pid}, ${plan.baselineBundle})`);
+      keyBefore = await createKey(before.url, ADMIN_KEY_BEFORE, {});
+    }
 
     let nginx: NginxProxy | undefined;
     const found = findOrInstallNginx(log);
@@ -140,6 +179,8 @@ async function main(): Promise<void> {
       nodeProxy: [nodeProxy.child.pid!],
       gateway: [gatewayPid],
       cacheHit: [gatewayPid],
+      gatewayBefore: before ? [before.child.pid!] : [],
+      cacheHitBefore: before ? [before.child.pid!] : [],
     };
 
     const loadgen: LoadGenerator = startLoadGenerator(cpu.world);
@@ -160,9 +201,20 @@ async function main(): Promise<void> {
         body: JSON.stringify({ ...CHAT, temperature: 0 }),
       },
     ];
+    if (before) {
+      const authedBefore = { 'content-type': 'application/json', authorization: `Bearer ${keyBefore.key}` };
+      const url = `${before.url}/v1/chat/completions`;
+      allTargets.push(
+        { name: 'gatewayBefore', url, headers: authedBefore, body },
+        { name: 'cacheHitBefore', url, headers: authedBefore, body: JSON.stringify({ ...CHAT, temperature: 0 }) },
+      );
+    }
+    const byName = (n: TargetName) => allTargets.find((t) => t.name === n)!;
+    const rssIdleMb = { gateway: rssMb(gatewayPid), gatewayBefore: before ? rssMb(before.child.pid!) : 0 };
 
     // Every feature must be doing its work, or the numbers flatter the gateway.
-    await checkGateway(gateway, allTargets);
+    await checkGateway(gateway, byName('gateway'), byName('cacheHit'));
+    if (before) await checkGateway(before, byName('gatewayBefore'), byName('cacheHitBefore'));
     const targets = plan.only ? allTargets.filter((t) => plan.only!.includes(t.name)) : allTargets;
 
     log('warming up');
@@ -170,6 +222,8 @@ async function main(): Promise<void> {
 
     const runs: Partial<Record<TargetName, TargetRuns>> = {};
     let rssPeakMb = rssMb(gatewayPid);
+    // Both gateways sampled at the same moments, so their peaks compare (the soak loads only ours).
+    const rssPeakInRoundsMb = { gateway: rssPeakMb, gatewayBefore: before ? rssMb(before.child.pid!) : 0 };
     const better = (a: LoadResult | undefined, b: LoadResult, by: 'rps' | 'p50Us') =>
       !a ? b : by === 'rps' ? (b.rps > a.rps ? b : a) : b.p50Us < a.p50Us ? b : a;
     for (let round = 0; round < plan.rounds; round++) {
@@ -179,10 +233,14 @@ async function main(): Promise<void> {
         const c1 = await loadgen.load({ ...t, connections: 1, seconds: plan.c1Seconds });
         const cpuBefore = cpuUs(cpuOf[t.name]);
         const redisBefore = await redisCpuUs(redis);
+        const commandsBefore = await redisCommands(redis);
         const c32: LoadResult = await loadgen.load({ ...t, connections: 32, seconds: plan.c32Seconds });
         c32.cpuUsPerRequest = (cpuUs(cpuOf[t.name]) - cpuBefore) / c32.requests;
         c32.redisUsPerRequest = ((await redisCpuUs(redis)) - redisBefore) / c32.requests;
+        const commandsPerRequest = commandsBetween(commandsBefore, await redisCommands(redis)) / c32.requests;
         rssPeakMb = Math.max(rssPeakMb, rssMb(gatewayPid));
+        rssPeakInRoundsMb.gateway = Math.max(rssPeakInRoundsMb.gateway, rssMb(gatewayPid));
+        if (before) rssPeakInRoundsMb.gatewayBefore = Math.max(rssPeakInRoundsMb.gatewayBefore, rssMb(before.child.pid!));
         for (const r of [c1, c32]) if (r.failures > 0) throw new Error(`${t.name}: ${r.failures} failed requests`);
         const prev = runs[t.name] ?? {};
         runs[t.name] = {
@@ -190,15 +248,39 @@ async function main(): Promise<void> {
           c32: better(prev.c32, c32, 'rps'),
           cpuUsPerRequest: [...(prev.cpuUsPerRequest ?? []), c32.cpuUsPerRequest],
           redisUsPerRequest: [...(prev.redisUsPerRequest ?? []), c32.redisUsPerRequest],
+          redisCommandsPerRequest: [...(prev.redisCommandsPerRequest ?? []), commandsPerRequest],
         };
         log(
           `round ${round + 1} ${t.name}: ${c32.rps.toFixed(0)} req/s @32 (p50 ${c32.p50Us.toFixed(0)} µs, ` +
-            `${c32.cpuUsPerRequest.toFixed(0)} µs CPU/req, Redis ${c32.redisUsPerRequest.toFixed(0)} µs/req), ` +
+            `${c32.cpuUsPerRequest.toFixed(0)} µs CPU/req, Redis ${c32.redisUsPerRequest.toFixed(0)} µs and ` +
+            `${commandsPerRequest.toFixed(2)} commands/req), ` +
             `p50 ${c1.p50Us.toFixed(0)} µs @1`,
         );
       }
     }
     const rssAfterLoadMb = rssMb(gatewayPid);
+    // A Redis call slower than REDIS_COMMAND_TIMEOUT_MS (an overloaded machine) makes a gateway serve
+    // without Redis for a second: its CPU and Redis figures then read lower than its real cost.
+    const redisFallbacks = {
+      gateway: await redisFallbackCount(gateway),
+      ...(before ? { gatewayBefore: await redisFallbackCount(before) } : {}),
+    };
+    log(`requests served without Redis (redis_fallback_total): ${JSON.stringify(redisFallbacks)}`);
+
+    // What each gateway asks of Redis per request: the commands it sends (round trips) and what its
+    // Lua scripts run inside Redis. INFO commandstats above counts both together.
+    log('Redis commands per request (MONITOR, 200 sequential requests per gateway target)');
+    const redisSample: Partial<Record<TargetName, RedisSample>> = {};
+    const gatewayTargets: TargetName[] = ['gateway', 'cacheHit', 'gatewayBefore', 'cacheHitBefore'];
+    for (const t of targets.filter((x) => gatewayTargets.includes(x.name))) {
+      const isBefore = t.name.endsWith('Before');
+      const which = isBefore ? { pid: before!.child.pid!, keyId: keyBefore.id } : { pid: gatewayPid, keyId };
+      redisSample[t.name] = await watchRedis(redis, which, 200, async () => {
+        const res = await fetch(t.url, { method: 'POST', headers: t.headers, body: t.body });
+        if (res.status !== 200) throw new Error(`${t.name} answered ${res.status} while Redis was watched`);
+        await res.arrayBuffer();
+      });
+    }
 
     log('time to first token (sequential streamed requests)');
     const streamBody = JSON.stringify({ ...CHAT, stream: true });
@@ -224,7 +306,17 @@ async function main(): Promise<void> {
     if (usageRows === 0) throw new Error('no usage rows reached Postgres');
     log(`usage rows written to Postgres: ${usageRows}`);
 
-    const results: BenchResults = { runs, ttft, rssAfterLoadMb, rssPeakMb, soak, nginxSkipped };
+    const results: BenchResults = {
+      runs,
+      ttft,
+      rssAfterLoadMb,
+      rssPeakMb,
+      soak,
+      nginxSkipped,
+      redisSample,
+      redisFallbacks,
+      ...(before ? { rssPeakInRoundsMb, rssIdleMb, baselineBundle: plan.baselineBundle } : {}),
+    };
 
     let infoLevel: { rps32: number; p50c1Us: number } | undefined;
     if (plan.infoLog) {
@@ -282,6 +374,14 @@ async function main(): Promise<void> {
     await cleanup();
     cleanups.length = 0;
 
+    // In process, once nothing else of ours runs: what routing and translation cost per request.
+    let routing: RoutingBenchResult | undefined;
+    if (process.env.BENCH_ROUTING !== '0') {
+      log('routing and translation, in process (bench/routing.ts)');
+      routing = await runRoutingBench({ quick });
+      process.stdout.write(`\n${formatRoutingBench(routing)}\n\n`);
+    }
+
     // Last, on a gateway of its own: legitimate traffic while hostile clients run (bench/hostile.ts).
     let hostile: HostileResult | undefined;
     if (process.env.BENCH_HOSTILE !== '0') {
@@ -314,6 +414,8 @@ async function main(): Promise<void> {
       usageRows,
       infoLevel,
       missed: missed.map((v) => v.target),
+      beforeAfter: beforeAfter(results),
+      routing,
       cpuBreakdown: breakdown,
       hostile,
     };
@@ -325,37 +427,49 @@ async function main(): Promise<void> {
   }
 }
 
+type Target = { url: string; headers: Record<string, string>; body: string };
+
 /** Auth, limits and the cache answer as configured before anything is measured. */
-async function checkGateway(
-  gateway: GatewayProcess,
-  targets: Array<{ name: TargetName; url: string; headers: Record<string, string>; body: string }>,
-): Promise<void> {
-  const byName = (n: TargetName) => targets.find((t) => t.name === n)!;
-  const post = (t: { url: string; headers: Record<string, string>; body: string }) =>
-    fetch(t.url, { method: 'POST', headers: t.headers, body: t.body });
-  const unauth = await post({ ...byName('gateway'), headers: { 'content-type': 'application/json' } });
+async function checkGateway(gateway: GatewayProcess, plain: Target, cacheHit: Target): Promise<void> {
+  const post = (t: Target) => fetch(t.url, { method: 'POST', headers: t.headers, body: t.body });
+  const unauth = await post({ ...plain, headers: { 'content-type': 'application/json' } });
   if (unauth.status !== 401) throw new Error(`gateway without a key answered ${unauth.status}, not 401`);
-  const miss = await post(byName('gateway'));
+  const miss = await post(plain);
   if (miss.status !== 200 || miss.headers.get('x-cache') !== 'BYPASS' || !miss.headers.get('x-ratelimit-limit-requests')) {
     throw new Error(`gateway answered ${miss.status} x-cache=${miss.headers.get('x-cache')}: expected 200 BYPASS with limits`);
   }
-  await post(byName('cacheHit'));
-  const hit = await post(byName('cacheHit'));
+  await post(cacheHit);
+  const hit = await post(cacheHit);
   if (hit.headers.get('x-cache') !== 'HIT') throw new Error(`cache-hit target answered x-cache=${hit.headers.get('x-cache')}`);
   const metrics = await fetch(`http://127.0.0.1:${gateway.metricsPort}/metrics`).catch(() => undefined);
   if (!metrics?.ok) throw new Error(`metrics are not served on METRICS_PORT (${metrics?.status ?? 'no answer'})`);
-  log('checked: 401 without a key, BYPASS with rate-limit headers, HIT on repeat, metrics served');
+  log(`checked ${gateway.url}: 401 without a key, BYPASS with rate-limit headers, HIT on repeat, metrics served`);
+}
+
+/** The gateway's redis_fallback_total (limiter and cache), from its metrics port. */
+async function redisFallbackCount(gateway: GatewayProcess): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${gateway.metricsPort}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^redis_fallback_total(?:\{[^}]*\})? (\d+)/gm)) n += Number(m[1]);
+  return n;
+}
+
+/** Commands Redis ran between two INFO commandstats readings. */
+function commandsBetween(before: Record<string, number>, after: Record<string, number>): number {
+  let n = 0;
+  for (const [cmd, calls] of Object.entries(after)) n += calls - (before[cmd] ?? 0);
+  return n;
 }
 
 /** A key with limits far above anything the bench can reach, through the admin API. */
-async function createKey(gatewayUrl: string): Promise<string> {
+async function createKey(gatewayUrl: string, adminKey: string, extra: Record<string, unknown>): Promise<{ key: string; id: string }> {
   const res = await fetch(`${gatewayUrl}/admin/keys`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench', rpm: 1_000_000_000, tpm: 1_000_000_000 }),
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', rpm: 1_000_000_000, tpm: 1_000_000_000, ...extra }),
   });
   if (res.status !== 201) throw new Error(`creating the bench key answered ${res.status}: ${await res.text()}`);
-  return ((await res.json()) as { key: string }).key;
+  return (await res.json()) as { key: string; id: string };
 }
 
 async function countUsageRows(database: BenchDatabase): Promise<number> {

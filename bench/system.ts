@@ -116,6 +116,51 @@ export async function redisCpuUs(redis: Redis): Promise<number> {
   return (v('used_cpu_sys') + v('used_cpu_user')) * 1e6;
 }
 
+/**
+ * Commands Redis has run so far, by name (INFO commandstats), without our own INFO calls. Redis
+ * counts every client: a shared Redis's other traffic shows up here too (the baselines' rows,
+ * which send Redis nothing, show how much).
+ */
+export async function redisCommands(redis: Redis): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (m[1] !== 'info') out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+/**
+ * The Redis commands `requests` sequential calls of `send` cause, per request, by name, watched with
+ * MONITOR (on only meanwhile). The Redis is shared, so only the gateway's own are counted: those
+ * sent on its connections (found with `ss`), and those a Lua script ran (MONITOR's `lua` source) on
+ * the API key's own limiter keys, whose names carry the key's id.
+ */
+export async function watchRedis(
+  redis: Redis,
+  gateway: { pid: number; keyId: string },
+  requests: number,
+  send: () => Promise<void>,
+): Promise<{ requests: number; sent: Record<string, number>; inScripts: Record<string, number> }> {
+  const redisPort = new URL(REDIS_URL).port || '6379';
+  const ss = execFileSync('ss', ['-tnpH', `( dport = :${redisPort} )`], { encoding: 'utf8' });
+  const ports = new Set(ss.split('\n').filter((l) => l.includes(`pid=${gateway.pid},`)).map((l) => l.split(/\s+/)[3]));
+  const sent: Record<string, number> = {};
+  const inScripts: Record<string, number> = {};
+  const monitor = await redis.monitor();
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const name = String(args[0]).toLowerCase();
+    if (ports.has(source)) sent[name] = (sent[name] ?? 0) + 1 / requests;
+    else if (source === 'lua' && args.some((a) => String(a).includes(gateway.keyId))) inScripts[name] = (inScripts[name] ?? 0) + 1 / requests;
+  });
+  try {
+    for (let i = 0; i < requests; i++) await send();
+    await new Promise((r) => setTimeout(r, 300)); // a reconcile may follow the last answer (≤ 100 ms)
+  } finally {
+    monitor.disconnect();
+  }
+  return { requests, sent, inScripts };
+}
+
 export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;

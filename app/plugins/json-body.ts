@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { InvalidRequestError } from '../errors';
+import { parseJson as losslessParse } from '../lib/json';
 
 /**
  * Deeper than any real request (content parts and tool schemas stay far below it), far shallower
@@ -123,6 +124,26 @@ export function nestingExceeds(text: string, max: number): boolean {
  * caller never wrote) and stay within JSON_LIMITS (depth, objects, array items). An empty body is
  * no error here (DELETE with a JSON content type); routes that need a body say so with a 400.
  */
+/**
+ * Integers beyond 2^53 (`seed: 9223372036854775807`) survive only a lossless parse: the body is
+ * forwarded from the same parse the gateway checked, digit for digit (app/lib/json.ts). Bodies that
+ * name `__proto__` or `constructor` keep Fastify's parser, which refuses them.
+ */
+function mayHoldLongInteger(text: string): boolean {
+  return /\d{16}/.test(text) && !/"(__proto__|constructor)"/.test(text);
+}
+
+function parseLossless(text: string, done: (err: Error | null, body?: unknown) => void): void {
+  let body: unknown;
+  try {
+    body = losslessParse(text);
+  } catch (err) {
+    done(err instanceof SyntaxError ? err : new SyntaxError(String(err)), undefined);
+    return;
+  }
+  done(null, body);
+}
+
 export function jsonBody(app: FastifyInstance) {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -147,6 +168,7 @@ export function jsonBody(app: FastifyInstance) {
     const limits = req.routeOptions?.config?.errorShape === 'anthropic' ? ANTHROPIC_JSON_LIMITS : JSON_LIMITS;
     const violation = checkJsonShape(text, limits);
     if (violation) done(new InvalidRequestError(violation.message, violation.param, 'request_too_complex'), undefined);
+    else if (mayHoldLongInteger(text)) parseLossless(text, done);
     else parseJson(req, text, done);
   });
 }

@@ -5,6 +5,7 @@
  * Legacy completions and moderations have no Bedrock counterpart. The SDK makes one attempt
  * (maxAttempts: 1): the router retries.
  */
+import { withDeadline } from './bedrock-deadline';
 import {
   BedrockRuntimeClient,
   ConverseCommand,
@@ -36,8 +37,10 @@ export interface BedrockProviderOptions {
    * @default HTTP/2, one stream per session, `requestTimeout: idleTimeoutMs`
    */
   requestHandler?: BedrockRuntimeClientConfig['requestHandler'];
-  /** Longest silence on a call (the SDK has no separate time-to-headers). @default 120000 */
+  /** Longest silence on a streamed call. @default 120000 */
   idleTimeoutMs?: number;
+  /** Time to an answer (non-streamed: the whole answer; streamed: its first event). @default 600000 */
+  timeoutMs?: number;
   /** Titan embeds one input per call: this many calls at once per request. @default 4 */
   embeddingConcurrency?: number;
   /** @default 3000 */
@@ -47,13 +50,14 @@ export interface BedrockProviderOptions {
 const SURFACES = new Set<Surface>(['chat', 'embeddings', 'messages', 'responses']);
 
 export function createBedrockProvider(opts: BedrockProviderOptions): ProviderAdapter {
-  const client = new BedrockRuntimeClient({
+  const sdk = new BedrockRuntimeClient({
     region: opts.region,
     endpoint: opts.endpoint,
     credentials: opts.credentials,
     maxAttempts: 1,
     requestHandler: opts.requestHandler ?? { requestTimeout: opts.idleTimeoutMs ?? 120_000, disableConcurrentStreams: true },
   });
+  const client = withDeadline(sdk, opts.timeoutMs ?? 600_000);
 
   const chatCall: ChatCall = async (body: ChatRequest, req: ProviderRequest) => {
     const { input, jsonTool } = chatToConverse(body);
@@ -114,7 +118,7 @@ export function createBedrockProvider(opts: BedrockProviderOptions): ProviderAda
       }
     },
     async close() {
-      client.destroy();
+      sdk.destroy();
     },
   };
 }

@@ -52,7 +52,7 @@ async function create(name: string, p: ProviderConfig, deps: ProviderRegistryDep
     }
     case 'bedrock':
       // Credentials from the AWS SDK's default chain: the task role on ECS, a profile on a laptop.
-      return { adapter: createBedrockProvider({ name, region: p.region, endpoint: p.endpoint, idleTimeoutMs: timeouts.idleTimeoutMs }) };
+      return { adapter: createBedrockProvider({ name, region: p.region, endpoint: p.endpoint, ...timeouts }) };
     case 'mock':
       return { adapter: createMockProvider({ name, ...timeouts }) };
   }

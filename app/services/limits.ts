@@ -71,7 +71,9 @@ export function limitCheck(key: ApiKeyRecord, amounts: Amounts, defaults: LimitD
 
 function refusal(key: ApiKeyRecord, check: LimitCheck, d: LimitDecision, headers: Record<string, string>): Error {
   const retryHeaders = { ...headers, 'retry-after': String(Math.max(1, Math.ceil(d.retryAfterMs / 1000))) };
-  const whose = d.refusedScope === 'team' && key.team ? `team '${key.team.name}'` : `key ${key.prefix}…`;
+  // The key by id: every error is scrubbed of credential-shaped text, and a display prefix
+  // (`sk-llm-AbC1…`) reads as one.
+  const whose = d.refusedScope === 'team' && key.team ? `team '${key.team.name}'` : `key ${key.id}`;
   if (d.refusedBy === 'budget') {
     const b = d.refusedBudget;
     const period = b?.period === 'day' ? 'daily' : 'monthly';

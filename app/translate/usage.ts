@@ -6,7 +6,8 @@
 import type { Usage } from '../pipeline/usage';
 import type { ChatUsage, MsgUsage, ResponsesUsage } from './types';
 
-const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+/** A reported count; anything else (missing, a string, negative) is 0. */
+const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
 
 /** Drops zero optional counts so a Usage only claims what a provider reported. */
 function compact(u: Usage): Usage {

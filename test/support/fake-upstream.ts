@@ -376,11 +376,12 @@ export class FakeUpstream {
     startEventStream(res);
     for (const [i, chunk] of reply.chunks.entries()) {
       for (const extra of inject?.(i) ?? []) res.write(`data: ${extra}\n\n`);
-      writeEvent(res, chunk);
+      writeEvent(res, chunk, reply.named);
       if (delayMs > 0 && !(await this.pause(delayMs, res))) return;
       if (res.destroyed) return;
     }
-    res.end(DONE_EVENT);
+    // As OpenAI streams them: Responses events carry their names and end without [DONE].
+    res.end(reply.named ? undefined : DONE_EVENT);
   }
 
   /** Waits `ms`; false if the client went away (or the server closed) meanwhile. */

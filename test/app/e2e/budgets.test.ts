@@ -147,7 +147,7 @@ describe('dollar budgets across two replicas', () => {
     expect(spent.cost).toBeLessThanOrEqual(0.01 + maxReservation(spent.prompt));
     // The refusal names the budget and its reset (next UTC midnight).
     const message = JSON.parse(results.find((r) => r.status === 429)!.text).error.message as string;
-    expect(message).toMatch(/daily budget of \$0\.01 for key sk-llm-/);
+    expect(message).toMatch(/daily budget of \$0\.01 for key [0-9a-f-]{36}\./);
     const midnight = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() + 1));
     expect(message).toContain(`resets at ${midnight.toISOString()}`);
   });

@@ -258,3 +258,56 @@ describe('the OpenAI Agents SDK', () => {
     expect(up.requests.some((r) => r.path === '/v1/responses' && JSON.stringify(r.body).includes('function_call_output'))).toBe(true);
   });
 });
+
+describe('fidelity', () => {
+  it('an integer beyond 2^53 reaches the provider digit for digit, with the headers that may travel and none that may not', async () => {
+    const raw = '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"seed":9223372036854775807}';
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        'idempotency-key': 'idem-1',
+        'openai-beta': 'assistants=v2',
+        'x-client-request-id': 'client-1',
+        'openai-organization': 'org-caller',
+        'openai-project': 'proj-caller',
+      },
+      body: raw,
+    });
+    expect(res.status).toBe(200);
+    const seen = up.requests.at(-1)!;
+    expect(seen.raw).toContain('"seed":9223372036854775807');
+    expect(seen.headers).toMatchObject({ 'idempotency-key': 'idem-1', 'openai-beta': 'assistants=v2', 'x-client-request-id': 'client-1' });
+    expect(seen.headers['openai-organization']).toBeUndefined();
+    expect(seen.headers['openai-project']).toBeUndefined();
+    expect(JSON.stringify(seen.headers)).not.toContain(key);
+  });
+
+  it('a 5 MB image body passes; one over BODY_LIMIT_BYTES (32 MiB) is 413', async () => {
+    const image = `data:image/png;base64,${Buffer.alloc(5 * 1024 * 1024, 7).toString('base64')}`;
+    const big = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: image } }] }],
+    });
+    expectSchema('CreateChatCompletionResponse', big);
+    const tooBig = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(33 * 1024 * 1024) }] }),
+    });
+    expect(tooBig.status).toBe(413);
+    expectSchema('ErrorResponse', await tooBig.json());
+  });
+
+  it('a key with tpm 10,000 asking max_completion_tokens 128,000 is served', async () => {
+    const small = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: await createKey({ name: 'small-tpm', tpm: 10_000 }), maxRetries: 0 });
+    const answer = await small.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 128_000 });
+    expectSchema('CreateChatCompletionResponse', answer);
+  });
+
+  it('CORS stays off without CORS_ORIGINS', async () => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});

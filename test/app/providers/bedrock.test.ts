@@ -187,7 +187,15 @@ describe('bedrock provider', () => {
     });
 
     it('a silent runtime times out as 504', async () => {
-      const quick = createBedrockProvider({ name: 'q', region: 'us-east-1', endpoint: fake.url, credentials: CREDENTIALS, requestHandler: fakeBedrockRequestHandler(300) });
+      // A non-streamed call is bounded by timeoutMs (the time to its answer), not the idle timer.
+      const quick = createBedrockProvider({
+        name: 'q',
+        region: 'us-east-1',
+        endpoint: fake.url,
+        credentials: CREDENTIALS,
+        requestHandler: fakeBedrockRequestHandler(60_000),
+        timeoutMs: 300,
+      });
       fake.queueFaults([{ kind: 'hang' }]);
       try {
         expect(await rejection(quick.send(providerRequest('chat', chat, { model: NOVA })))).toBeInstanceOf(UpstreamTimeoutError);
@@ -256,7 +264,8 @@ describe('bedrock provider', () => {
       const r = jsonOf(await provider.send(providerRequest('embeddings', req, { model: 'amazon.titan-embed-text-v2:0' })));
       expectSchema('CreateEmbeddingResponse', r);
       expect(fake.counts.invoke).toBe(3);
-      expect(fake.requests[0].body).toEqual({ inputText: 'one', dimensions: 256, normalize: true });
+      // Inputs go out concurrently: find the first one's call, whatever order they arrived in.
+      expect(fake.requests.map((r) => r.body)).toContainEqual({ inputText: 'one', dimensions: 256, normalize: true });
       const data = r.data as Array<{ index: number; embedding: number[] }>;
       expect(data.map((d) => [d.index, d.embedding.length])).toEqual([[0, 256], [1, 256], [2, 256]]);
       expect((r.usage as { prompt_tokens: number }).prompt_tokens).toBe(1 + 1 + 2); // the fake counts ceil(chars / 4) per input

@@ -159,11 +159,12 @@ describe('reserve', () => {
     ['tokens', /tokens per min \(TPM\): Limit 100000/],
   ] as const)('refuses when %s run out: RateLimitError 429 rate_limit_exceeded, refusedBy', async (by, message) => {
     const limiter = fakeLimiter(refused(by, 2500));
-    const err = await reserve(limiter, key({ rpm: 5, tpm: 700 }), amounts(10), DEFAULTS).catch((e: unknown) => e);
+    const k = key({ rpm: 5, tpm: 700 });
+    const err = await reserve(limiter, k, amounts(10), DEFAULTS).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RateLimitError);
     expect(err).toMatchObject({ status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', refusedBy: by });
     expect((err as RateLimitError).message).toMatch(message);
-    expect((err as RateLimitError).message).toContain('sk-llm-abcdef');
+    expect((err as RateLimitError).message).toContain(`key ${k.id}`);
     expect((err as RateLimitError).headers).toEqual({ ...rateLimitHeaders(refused(by, 2500)), 'retry-after': '3' });
   });
 
@@ -184,7 +185,7 @@ describe('reserve', () => {
     const err = await reserve(fakeLimiter(d), key({ monthlyTokenBudget: 100 }), amounts(10), DEFAULTS).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QuotaExceededError);
     expect(err).toMatchObject({ status: 429, type: 'insufficient_quota', code: 'insufficient_quota', refusedBy: 'budget' });
-    expect((err as QuotaExceededError).message).toMatch(/monthly token budget of 100 tokens for key sk-llm-abcdef/);
+    expect((err as QuotaExceededError).message).toMatch(/monthly token budget of 100 tokens for key [0-9a-f-]{36}\./);
     expect((err as QuotaExceededError).headers['retry-after']).toBe('86400');
   });
 

@@ -13,6 +13,7 @@ describe('usage shapes', () => {
       fromOpenAIUsage({ prompt_tokens: 100, completion_tokens: 50, prompt_tokens_details: { cached_tokens: 40 }, completion_tokens_details: { reasoning_tokens: 30 } }),
     ).toEqual({ inputTokens: 100, outputTokens: 50, cachedInputTokens: 40, reasoningTokens: 30 });
     expect(fromOpenAIUsage(null)).toBeUndefined();
+    expect(fromOpenAIUsage({ prompt_tokens: 'x', completion_tokens: -3 })).toEqual({ inputTokens: 0, outputTokens: 0 });
     expect(fromOpenAIUsage({ total_tokens: 3 })).toBeUndefined();
   });
 

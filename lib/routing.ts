@@ -141,6 +141,11 @@ export function routingProblems(doc: RoutingDocument): string[] {
       problems.push(`routing.providers.${name}.region "${p.region}" is not an AWS region name`);
     }
   }
+  for (const m of bedrockModels(doc)) {
+    if (m.id.startsWith('global.')) {
+      problems.push(`routing: Bedrock model "${m.id}" is a global inference profile; lib/routing.ts knows the regions of geographic profiles (${Object.keys(INFERENCE_PROFILE_REGIONS).join(', ')}) only`);
+    }
+  }
   for (const [model, route] of Object.entries(doc.models)) {
     if (route.deployments.length === 0) problems.push(`routing.models.${model} has no deployments`);
     for (const d of route.deployments) {

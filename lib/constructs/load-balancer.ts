@@ -159,7 +159,7 @@ export class LoadBalancer extends Construct {
       // Surfaced on every synth: plain HTTP is a choice this stage makes until a domain is set.
       Validations.of(this.listener).addWarning(
         'LlmApi:HttpOnlyListener',
-        'no loadBalancer.domain configured: the API is served over plain HTTP on port 80; set a domain and ACM certificate in lib/config.ts for HTTPS',
+        'no loadBalancer.domain configured: the API is served over plain HTTP on port 80; for HTTPS set a domain and ACM certificate in lib/config.ts or pass -c domainName=… -c certificateArn=…',
       );
       if (props.plainHttpAcknowledgement) {
         Validations.of(this.listener).acknowledge({ id: 'LlmApi:HttpOnlyListener', reason: props.plainHttpAcknowledgement });

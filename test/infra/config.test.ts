@@ -91,6 +91,7 @@ describe('validation', () => {
     ['a deregistration delay shorter than the longest stream', 'dev', (c) => ({ ...c, loadBalancer: { ...c.loadBalancer, deregistrationDelaySeconds: 30 } }), /loadBalancer\.deregistrationDelaySeconds is 30; use 120/],
     ['a route to an undefined provider', 'dev', (c) => ({ ...c, routing: { ...c.routing, models: { x: { deployments: [{ provider: 'nope' }] } } } }), /routing\.models\.x uses provider "nope"/],
     ['a provider with both key sources', 'dev', (c) => ({ ...c, routing: { ...c.routing, providers: { ...c.routing.providers, openai: { type: 'openai', base_url: 'https://x/v1', api_key_env: 'A', api_key_secret_id: 'b' } } } }), /routing\.providers\.openai names both/],
+    ['a global Bedrock inference profile', 'dev', (c) => ({ ...c, routing: { ...c.routing, models: { x: { deployments: [{ provider: 'bedrock', model: 'global.anthropic.claude-sonnet-4-5-20250929-v1:0' }] } } } }), /Bedrock model "global\.anthropic.*" is a global inference profile/],
     ['prod logs kept less than a year', 'prod', (c) => ({ ...c, service: { ...c.service, logRetention: 90 } }), /prod: service\.logRetention and network\.flowLogRetention must be at least RetentionDays\.ONE_YEAR/],
     ['a WAF rate limit below 10', 'prod', (c) => ({ ...c, loadBalancer: { ...c.loadBalancer, waf: { rateLimitPer5Minutes: 5 } } }), /loadBalancer\.waf\.rateLimitPer5Minutes is 5/],
     ['a malformed account id', 'dev', (c) => ({ ...c, account: '1234' }), /account "1234" must be a 12-digit AWS account id/],

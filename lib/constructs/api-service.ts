@@ -214,6 +214,8 @@ export class ApiService extends Construct {
         LOG_LEVEL: settings.logLevel,
         WORKERS: String(settings.workers),
         SHUTDOWN_GRACE_MS: String(settings.shutdownGraceMs),
+        // The ALB appends the caller's address to X-Forwarded-For: the failed-auth throttle reads it there.
+        TRUST_PROXY_HOPS: '1',
         OPENAI_BASE_URL: settings.upstreamBaseUrl,
         UPSTREAM_TIMEOUT_MS: String(settings.upstreamTimeoutMs),
         CACHE_TTL_SECONDS: String(settings.cacheTtlSeconds),

@@ -144,8 +144,13 @@ export async function createServices(
     log: logger,
     maxBuffered: config.USAGE_BUFFER_MAX_ROWS,
   });
+  const owners = createObjectOwners({ db, onError: throttled(logger, 'object owner write failed') });
   const retention = startRetention({
-    query: usageQuery,
+    // Response ids are kept as long as the usage rows of the calls that made them.
+    query: {
+      deleteOlderThan: async (days) => (await usageQuery.deleteOlderThan(days)) + (await owners.deleteOlderThan(days)),
+      deleteRollupsOlderThan: (days) => usageQuery.deleteRollupsOlderThan(days),
+    },
     days: config.USAGE_RETENTION_DAYS,
     rollupDays: config.USAGE_ROLLUP_RETENTION_DAYS,
     onError: onBackgroundError,
@@ -245,7 +250,6 @@ export async function createServices(
     limitDeployment: (d, tokens) =>
       limiter.check({ keyId: `deployment:${d.id}`, rpm: d.rpm ?? 1_000_000_000, tpm: d.tpm ?? 1_000_000_000, budget: null, tokens }),
   });
-  const owners = createObjectOwners({ db, onError: throttled(logger, 'object owner write failed') });
   const models = createModelCatalog({ router });
   const secrets = configuredSecrets(config, { providerKeys: providers.secrets, adminKey });
   const scrubber = createScrubber({ secrets });

@@ -311,3 +311,18 @@ describe('fidelity', () => {
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
+
+describe('long calls', () => {
+  // UPSTREAM_TIMEOUT_MS defaults to 600 s (time to headers): a non-streamed reasoning call that
+  // takes minutes is waited for, not cut at a minute and retried twice by the client.
+  it('waits for a provider that takes 70 s to answer', async () => {
+    up.queueFaults([{ kind: 'delay', ms: 70_000 }]);
+    const started = Date.now();
+    const answer = await new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0, timeout: 120_000 }).chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'think hard' }],
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(69_000);
+    expectSchema('CreateChatCompletionResponse', answer);
+  }, 100_000);
+});

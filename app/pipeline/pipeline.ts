@@ -90,8 +90,8 @@ function maxCost(pricing: Pricing | undefined, plan: RoutePlan, router: Router, 
  */
 export function createPipeline(deps: PipelineDeps) {
   /** Usage when the provider reported none: the estimate in, what was relayed out, marked estimated. */
-  async function servedUsage(codec: AnyCodec, shape: RequestShape, reported: Partial<Usage> | undefined, sent: string[]) {
-    const out = reported?.outputTokens ?? (countTokens(codec.streamText(sent)));
+  function servedUsage(codec: AnyCodec, shape: RequestShape, reported: Partial<Usage> | undefined, sent: string[]): Usage {
+    const out = reported?.outputTokens ?? countTokens(codec.streamText(sent));
     return { ...reported, inputTokens: reported?.inputTokens ?? shape.inputTokens, outputTokens: out, estimated: true };
   }
 
@@ -145,7 +145,7 @@ export function createPipeline(deps: PipelineDeps) {
     const fail = (err: unknown): PipelineResult => {
       takeTrace();
       if (err instanceof RateLimitError || err instanceof QuotaExceededError) {
-        o.rateLimited = err instanceof QuotaExceededError ? 'budget' : o.rateLimited ?? 'requests';
+        o.rateLimited = err.refusedBy;
       }
       if (err instanceof ApiError) Object.assign(err.headers, { ...headers, ...err.headers });
       if (reservation) {
@@ -255,7 +255,7 @@ export function createPipeline(deps: PipelineDeps) {
           if (r.failed && !o.upstreamError) o.upstreamError = 'stream';
           remember(r.createdIds);
           const complete = r.completed && r.usage?.inputTokens !== undefined && r.usage.outputTokens !== undefined;
-          const usage: Usage = complete ? (r.usage as Usage) : await servedUsage(codec, requestShape, r.usage, r.sent);
+          const usage: Usage = complete ? (r.usage as Usage) : servedUsage(codec, requestShape, r.usage, r.sent);
           const cost = priced(usage);
           served.settle({ tokens: usage.inputTokens + usage.outputTokens, costUsd: cost });
           record(r.completed ? 200 : r.clientClosed ? 499 : 502, usage, false, cost);

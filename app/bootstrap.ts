@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import type { AppDeps } from './app';
 import { backends, type Config } from './config';
 import { ensureDevKey } from './lib/dev-key';
-import { loadTokenizer } from './lib/tokenizer';
 import { readSecret } from './lib/secrets';
 import { throttled } from './lib/throttled-log';
 import type { Lifecycle } from './plugins/request-context';
@@ -130,7 +129,6 @@ export async function createServices(
     config.ADMIN_API_KEY ??
     (config.ADMIN_API_KEY_SECRET_ID ? await readSecret(config.ADMIN_API_KEY_SECRET_ID, config.AWS_REGION) : undefined);
 
-  loadTokenizer();
   const db = await openDatabase(config, logger);
   await migrate(db);
   const keys = createKeyStore({ db });

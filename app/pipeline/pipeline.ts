@@ -1,6 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { ApiError, InternalError, InvalidRequestError, NotFoundError, PermissionDeniedError, QuotaExceededError, RateLimitError } from '../errors';
-import { countTokens } from '../lib/tokenizer';
+import { countTokensSoon } from '../lib/tokenizer';
 import type { StreamEvent } from '../providers/types';
 import type { Pricing } from '../pricing/pricing';
 import type { AttemptTrace, Router, RoutePlan } from '../routing/router';
@@ -91,7 +91,7 @@ function maxCost(pricing: Pricing | undefined, plan: RoutePlan, router: Router, 
 export function createPipeline(deps: PipelineDeps) {
   /** Usage when the provider reported none: the estimate in, what was relayed out, marked estimated. */
   function servedUsage(codec: AnyCodec, shape: RequestShape, reported: Partial<Usage> | undefined, sent: string[]): Usage {
-    const out = reported?.outputTokens ?? countTokens(codec.streamText(sent));
+    const out = reported?.outputTokens ?? countTokensSoon(codec.streamText(sent));
     return { ...reported, inputTokens: reported?.inputTokens ?? shape.inputTokens, outputTokens: out, estimated: true };
   }
 

@@ -62,20 +62,3 @@ export function cacheKey(keyId: string, body: object): string {
   const fields = canonicalObject(body as Record<string, unknown>, SKIPPED_IN_KEY);
   return sha256Hex(`[${JSON.stringify(KEY_VERSION)},${JSON.stringify(keyId)},${fields}]`);
 }
-
-export type RequestHeaders = Record<string, string | string[] | undefined>;
-
-/**
- * Only deterministic requests: an explicit `temperature: 0` (absent means 1 at OpenAI) and a single
- * choice, unless the caller opted out with `Cache-Control: no-cache` or `no-store`.
- */
-export function isCacheable(body: Record<string, unknown>, headers: RequestHeaders): boolean {
-  if (body.temperature !== 0) return false;
-  if (body.n !== undefined && body.n !== null && body.n !== 1) return false;
-  const cc = headers['cache-control'] ?? headers['Cache-Control'];
-  const directives = (Array.isArray(cc) ? cc.join(',') : (cc ?? ''))
-    .toLowerCase()
-    .split(',')
-    .map((d) => d.trim());
-  return !directives.includes('no-cache') && !directives.includes('no-store');
-}

@@ -90,8 +90,8 @@ function maxCost(pricing: Pricing | undefined, plan: RoutePlan, router: Router, 
  */
 export function createPipeline(deps: PipelineDeps) {
   /** Usage when the provider reported none: the estimate in, what was relayed out, marked estimated. */
-  function servedUsage(codec: AnyCodec, shape: RequestShape, reported: Partial<Usage> | undefined, sent: string[]): Usage {
-    const out = reported?.outputTokens ?? countTokensSoon(codec.streamText(sent));
+  function servedUsage(codec: AnyCodec, shape: RequestShape, reported: Partial<Usage> | undefined, events: StreamEvent[]): Usage {
+    const out = reported?.outputTokens ?? countTokensSoon(codec.streamText(events.map((e) => e.data)));
     return { ...reported, inputTokens: reported?.inputTokens ?? shape.inputTokens, outputTokens: out, estimated: true };
   }
 
@@ -255,7 +255,7 @@ export function createPipeline(deps: PipelineDeps) {
           if (r.failed && !o.upstreamError) o.upstreamError = 'stream';
           remember(r.createdIds);
           const complete = r.completed && r.usage?.inputTokens !== undefined && r.usage.outputTokens !== undefined;
-          const usage: Usage = complete ? (r.usage as Usage) : servedUsage(codec, requestShape, r.usage, r.sent);
+          const usage: Usage = complete ? (r.usage as Usage) : servedUsage(codec, requestShape, r.usage, r.received);
           const cost = priced(usage);
           served.settle({ tokens: usage.inputTokens + usage.outputTokens, costUsd: cost });
           record(r.completed ? 200 : r.clientClosed ? 499 : 502, usage, false, cost);

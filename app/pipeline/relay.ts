@@ -27,9 +27,11 @@ export interface RelayResult {
   failed: boolean;
   /** Usage the provider reported, merged over the stream's events. */
   usage?: Partial<Usage>;
-  /** Payloads sent to the caller, in order: cached when complete, counted when cut short. */
-  sent: string[];
-  /** Every event received, for the cache (the caller may have seen fewer). */
+  /**
+   * Every event received, in order (error events as scrubbed): cached when the stream completed,
+   * its text counted when it was cut short. The caller saw them all but the usage-only chunk it
+   * did not ask for, which holds no text.
+   */
   received: StreamEvent[];
   createdIds: string[];
   ttftMs?: number;
@@ -50,7 +52,7 @@ function looksLikeJson(data: string): boolean {
  */
 export async function relay(o: RelayOptions): Promise<RelayResult> {
   const started = performance.now();
-  const r: RelayResult = { completed: false, clientClosed: false, failed: false, sent: [], received: [], createdIds: [], bodyMs: 0 };
+  const r: RelayResult = { completed: false, clientClosed: false, failed: false, received: [], createdIds: [], bodyMs: 0 };
   let final = false;
   const write = async (text: string) => {
     r.ttftMs ??= performance.now() - o.startedAt;
@@ -72,7 +74,6 @@ export async function relay(o: RelayOptions): Promise<RelayResult> {
       r.received.push(out);
       if (info.final) final = true;
       if (info.drop) continue;
-      r.sent.push(out.data);
       await write(frameEvent(out));
     }
     if (!final && !r.failed) throw new StreamFailure('The upstream model server ended the stream early.');

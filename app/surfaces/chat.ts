@@ -1,6 +1,6 @@
 import { estimateJsonTokens } from '../lib/tokens';
 import { chatCompletionBody, type ChatCompletionBody } from '../schemas/requests';
-import type { SurfaceCodec } from './codec';
+import type { EventInfo, SurfaceCodec } from './codec';
 import { field, isErrorPayload, mayHoldUsage, parseObject } from './sse-data';
 import { fromOpenAIUsage } from './usage-shapes';
 
@@ -32,16 +32,7 @@ export const chatCodec: SurfaceCodec<ChatCompletionBody> = {
 
   usageFromJson: (json) => fromOpenAIUsage(field(json, 'usage')),
 
-  inspectEvent({ data }, body) {
-    if (data === '[DONE]') return { final: true };
-    if (isErrorPayload(data)) return { error: true };
-    if (!mayHoldUsage(data)) return {};
-    const chunk = parseObject(data);
-    const usage = fromOpenAIUsage(chunk?.usage);
-    if (!usage) return {};
-    const usageOnly = Array.isArray(chunk?.choices) && chunk.choices.length === 0;
-    return { usage, drop: usageOnly && body.stream_options?.include_usage !== true };
-  },
+  inspectEvent: ({ data }, body) => inspectOpenAIChunk(data, body.stream_options?.include_usage === true),
 
   streamText: (events) => chatStreamText(events),
 
@@ -49,6 +40,22 @@ export const chatCodec: SurfaceCodec<ChatCompletionBody> = {
     data: JSON.stringify({ error: { message, type: 'api_error', param: null, code: 'upstream_error' } }),
   }),
 };
+
+/**
+ * One event of an OpenAI chunk stream (chat and legacy completions): `[DONE]` last, `{"error": …}`
+ * on failure, usage on the last chunk; the usage-only chunk (`choices: []`) is dropped unless the
+ * caller asked for it (`stream_options.include_usage`).
+ */
+export function inspectOpenAIChunk(data: string, callerWantsUsage: boolean): EventInfo {
+  if (data === '[DONE]') return { final: true };
+  if (isErrorPayload(data)) return { error: true };
+  if (!mayHoldUsage(data)) return {};
+  const chunk = parseObject(data);
+  const usage = fromOpenAIUsage(chunk?.usage);
+  if (!usage) return {};
+  const usageOnly = Array.isArray(chunk?.choices) && chunk.choices.length === 0;
+  return { usage, drop: usageOnly && !callerWantsUsage };
+}
 
 /** The text a chat stream has delivered: what a stream cut short is charged for. */
 export function chatStreamText(events: readonly string[]): string {

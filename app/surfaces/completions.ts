@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { estimateJsonTokens } from '../lib/tokens';
 import { modelId, tokenCount } from '../schemas/requests';
 import type { SurfaceCodec } from './codec';
-import { chatCodec } from './chat';
+import { chatCodec, inspectOpenAIChunk } from './chat';
 import { field, parseObject } from './sse-data';
 import { fromOpenAIUsage } from './usage-shapes';
 
@@ -44,9 +44,7 @@ export const completionsCodec: SurfaceCodec<CompletionBody> = {
     return { ...body, stream_options: { ...(body.stream_options ?? {}), include_usage: true } };
   },
   usageFromJson: (json) => fromOpenAIUsage(field(json, 'usage')),
-  // The same chunk conventions as chat: usage-only last chunk, [DONE], `{"error": …}`.
-  inspectEvent: (event, body) =>
-    chatCodec.inspectEvent(event, { ...body, messages: [], stream_options: body.stream_options } as never),
+  inspectEvent: ({ data }, body) => inspectOpenAIChunk(data, body.stream_options?.include_usage === true),
   streamText(events) {
     let text = '';
     for (const data of events) {

@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin';
 import { setMaxListeners } from 'node:events';
-import { z } from 'zod';
 import type { Config } from '../../config';
 import { ApiError, InternalError, InvalidRequestError } from '../../errors';
 import { batchOutcome, type CallOutcome } from '../../pipeline/outcome';
@@ -8,7 +7,7 @@ import type { Pipeline } from '../../pipeline/pipeline';
 import { errorAnswer } from '../../plugins/error-handler';
 import { abortOnHangUp } from '../../plugins/request-context';
 import type { Scrubber } from '../../security/scrub';
-import { parseBody } from '../../schemas/requests';
+import { batchBody, parseBody } from '../../schemas/requests';
 import { chatCodec } from '../../surfaces/chat';
 import type { AnyCodec } from '../../surfaces/codec';
 import { embeddingsCodec } from '../../surfaces/embeddings';
@@ -21,11 +20,6 @@ const CODECS: Record<string, AnyCodec> = {
   '/v1/responses': responsesCodec as never,
   '/v1/embeddings': embeddingsCodec as never,
 };
-
-const batchBody = z.object({
-  requests: z.array(z.unknown()).min(1),
-  max_concurrency: z.number().int().min(1).optional(),
-});
 
 /** Runs `worker` over `items` with at most `limit` in flight, keeping results in input order. */
 async function mapLimited<T, R>(items: T[], limit: number, worker: (item: T, i: number) => Promise<R>): Promise<R[]> {

@@ -18,9 +18,12 @@ export function forwardHeaders(headers: IncomingHttpHeaders, surface: Surface): 
   return out;
 }
 
-/** Cache-Control: no-cache or no-store from the caller skips the response cache. */
+/**
+ * Cache-Control: no-cache or no-store from the caller skips the response cache. (Whether a body is
+ * deterministic enough to cache is each surface codec's `shape().cacheable`.)
+ */
 export function wantsNoCache(headers: IncomingHttpHeaders): boolean {
   const cc = headers['cache-control'];
-  if (typeof cc !== 'string') return false;
-  return /(^|,)\s*no-(cache|store)\s*(,|$)/i.test(cc);
+  const value = Array.isArray(cc) ? cc.join(',') : cc;
+  return value !== undefined && /(^|,)\s*no-(cache|store)\s*(,|$)/i.test(value);
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cacheKey, canonicalJson, isCacheable } from '../../../app/cache/cache-key';
+import { cacheKey, canonicalJson } from '../../../app/cache/cache-key';
 
 const body = {
   model: 'gpt-4o-mini',
@@ -64,27 +64,5 @@ describe('cacheKey', () => {
 describe('canonicalJson', () => {
   it('sorts keys and keeps arrays in order', () => {
     expect(canonicalJson({ b: [3, { d: 1, c: 2 }], a: 'x' })).toBe('{"a":"x","b":[3,{"c":2,"d":1}]}');
-  });
-});
-
-describe('isCacheable', () => {
-  it('only caches an explicit temperature of 0', () => {
-    expect(isCacheable({ temperature: 0 }, {})).toBe(true);
-    expect(isCacheable({}, {})).toBe(false);
-    expect(isCacheable({ temperature: 0.2 }, {})).toBe(false);
-    expect(isCacheable({ temperature: '0' }, {})).toBe(false);
-  });
-
-  it('only caches a single choice', () => {
-    expect(isCacheable({ temperature: 0, n: 1 }, {})).toBe(true);
-    expect(isCacheable({ temperature: 0, n: null }, {})).toBe(true);
-    expect(isCacheable({ temperature: 0, n: 2 }, {})).toBe(false);
-  });
-
-  it('honours Cache-Control no-cache and no-store', () => {
-    expect(isCacheable({ temperature: 0 }, { 'cache-control': 'no-cache' })).toBe(false);
-    expect(isCacheable({ temperature: 0 }, { 'cache-control': 'max-age=0, No-Store' })).toBe(false);
-    expect(isCacheable({ temperature: 0 }, { 'cache-control': ['public', 'no-cache'] })).toBe(false);
-    expect(isCacheable({ temperature: 0 }, { 'cache-control': 'max-age=60' })).toBe(true);
   });
 });

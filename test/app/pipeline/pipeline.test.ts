@@ -78,6 +78,7 @@ describe('pipeline', () => {
     const r = await run(p, CHAT);
     expect(r.answer.kind).toBe('json');
     expect(r.answer.headers).toMatchObject({ 'x-cache': 'BYPASS', 'x-ratelimit-limit-requests': '1000' });
+    expect(r.answer.headers['server-timing']).toMatch(/^gateway;dur=\d+\.\d{3}, upstream;dur=\d+\.\d{3}$/);
     const o = await r.outcome;
     expect(o).toMatchObject({ model: 'gpt-x', attempts: 1, promptTokens: 5, completionTokens: 2, cache: 'bypass', provider: 'p', deployment: '*#0' });
     expect(p.rows).toHaveLength(1);

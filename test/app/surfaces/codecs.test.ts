@@ -39,6 +39,9 @@ describe('chat codec', () => {
   it('reserves max_tokens per choice and caches only temperature 0 with one choice', () => {
     expect(chatCodec.shape(body, 1024)).toMatchObject({ model: 'm', stream: false, maxOutputTokens: 200, cacheable: false });
     expect(chatCodec.shape({ ...body, n: 1, temperature: 0 }, 1024).cacheable).toBe(true);
+    expect(chatCodec.shape({ ...body, n: null, temperature: 0 }, 1024).cacheable).toBe(true);
+    expect(chatCodec.shape({ ...body, n: 1, temperature: 0.2 }, 1024).cacheable).toBe(false);
+    expect(chatCodec.shape({ ...body, n: 1, temperature: undefined }, 1024).cacheable).toBe(false); // absent means 1
     expect(chatCodec.shape({ ...body, n: undefined, max_tokens: undefined }, 1024).maxOutputTokens).toBe(1024);
   });
 

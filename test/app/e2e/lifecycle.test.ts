@@ -4,7 +4,7 @@
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../../support/fake-upstream';
 import { BUNDLE, startGateway } from '../../support/gateway-process';
@@ -82,11 +82,19 @@ describe('with Postgres, Redis and an upstream', () => {
   it('runs the bundle from a folder without node_modules, as the container does', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmapi-bundle-'));
     try {
-      copyFileSync(BUNDLE, join(dir, 'server.js'));
+      // What the image copies: the bundle and the tokenizer it loads on first need.
+      for (const file of ['server.js', 'tokenizer.js']) copyFileSync(join(dirname(BUNDLE), file), join(dir, file));
       const gw = await startGateway({ cwd: dir, script: join(dir, 'server.js'), env: env() });
       try {
         const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
         expectSchema('CreateChatCompletionResponse', await client.chat.completions.create(chat));
+        // An exact count (the byte estimate would say 9): the tokenizer loaded from beside the bundle.
+        const counted = await fetch(`${gw.url}/v1/responses/input_tokens`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o', input: 'Hello world, how are you?' }),
+        });
+        expect(await counted.json()).toEqual({ object: 'response.input_tokens', input_tokens: 7 });
         const ready = await fetch(`${gw.url}/ready`);
         expect(ready.status).toBe(200);
       } finally {

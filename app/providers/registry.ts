@@ -1,7 +1,6 @@
 import type { Config } from '../config';
 import type { ProviderConfig, RoutingDocument } from '../routing/document';
 import { createAnthropicProvider } from './anthropic';
-import { createBedrockProvider } from './bedrock';
 import { createMockProvider } from './mock';
 import { createOpenAIProvider } from './openai';
 import type { ProviderAdapter } from './types';
@@ -50,9 +49,13 @@ async function create(name: string, p: ProviderConfig, deps: ProviderRegistryDep
       });
       return { adapter, secret: apiKey };
     }
-    case 'bedrock':
+    case 'bedrock': {
+      // Loaded only where a Bedrock provider is configured: evaluating the AWS SDK's Bedrock client
+      // costs ~3 MB of heap in every replica that never calls it.
+      const { createBedrockProvider } = await import('./bedrock');
       // Credentials from the AWS SDK's default chain: the task role on ECS, a profile on a laptop.
       return { adapter: createBedrockProvider({ name, region: p.region, endpoint: p.endpoint, ...timeouts }) };
+    }
     case 'mock':
       return { adapter: createMockProvider({ name, ...timeouts }) };
   }

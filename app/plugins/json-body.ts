@@ -41,6 +41,12 @@ export interface JsonShapeViolation {
   param: string | null;
 }
 
+function scratchFor(maxDepth: number) {
+  const n = maxDepth + 2;
+  return { isArray: new Uint8Array(n), items: new Uint32Array(n), caps: new Float64Array(n), capField: new Array<string | null>(n).fill(null) };
+}
+let scratch = scratchFor(MAX_JSON_DEPTH);
+
 /**
  * One pass over JSON text (strings skipped) that stops at the first cap exceeded. It trusts the
  * text to be JSON only as far as counting brackets and commas: malformed text is JSON.parse's to refuse.
@@ -50,11 +56,11 @@ export function checkJsonShape(json: string | Uint8Array, limits: JsonLimits): J
   // values inside a multi-byte character, so the scan is the same, and a refused body is never decoded.
   const text = typeof json === 'string' ? Buffer.from(json, 'utf8') : Buffer.from(json.buffer, json.byteOffset, json.byteLength);
   const { depth: maxDepth, objects: maxObjects, arrayItems: maxItems } = limits;
-  // Per open container: 1 for an array, 0 for an object; its item count so far; its cap.
-  const isArray = new Uint8Array(maxDepth + 2);
-  const items = new Uint32Array(maxDepth + 2);
-  const caps = new Float64Array(maxDepth + 2);
-  const capField: Array<string | null> = new Array(maxDepth + 2).fill(null);
+  // Per open container: 1 for an array, 0 for an object; its item count so far; its cap. Each slot
+  // is written when its container opens, so the arrays are reused across calls (allocating them
+  // was half the scan's cost on an ordinary body).
+  if (scratch.isArray.length < maxDepth + 2) scratch = scratchFor(maxDepth);
+  const { isArray, items, caps, capField } = scratch;
   let depth = 0;
   let objects = 0;
   let lastKey: string | null = null;

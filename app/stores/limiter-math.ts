@@ -98,6 +98,12 @@ export function dayWindow(nowMs: number): PeriodWindow {
   return { label: `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`, start: new Date(start), end: new Date(end), msLeft: end - nowMs };
 }
 
+/** The labels of the UTC day and month `nowMs` falls in (`YYYY-MM-DD`, `YYYY-MM`). */
+export function periodLabels(nowMs: number): { day: string; month: string } {
+  const iso = new Date(nowMs).toISOString();
+  return { day: iso.slice(0, 10), month: iso.slice(0, 7) };
+}
+
 /** The window a period label names (`YYYY-MM-DD` or `YYYY-MM`), seen from `nowMs`. */
 export function windowOf(label: string, nowMs: number): PeriodWindow {
   const [y, m, d] = label.split('-').map(Number);

@@ -5,6 +5,7 @@ import {
   micros,
   MICROS_PER_USD,
   monthWindow,
+  periodLabels,
   reserveMicros,
   tokenCount,
   windowOf,
@@ -66,8 +67,15 @@ export interface LimitPlan {
 export function planCheck(prefix: string, check: LimitCheck, nowMs: number, periods?: LimitPeriods): LimitPlan {
   const team = check.team ?? null;
   const tag = `${prefix}{${team ? `t:${team.id}` : `k:${check.keyId}`}}:`;
-  const day = periods ? windowOf(periods.day, nowMs) : dayWindow(nowMs);
-  const month = periods ? windowOf(periods.month, nowMs) : monthWindow(nowMs);
+  // Windows are worked out only for the budgets a key has; the labels name the periods reconcile
+  // must settle in (the ones the check reserved in, even if a day ended in between).
+  const labels = periods ?? periodLabels(nowMs);
+  let day: PeriodWindow | undefined;
+  let month: PeriodWindow | undefined;
+  const windowFor = (period: BudgetPeriod) =>
+    period === 'day'
+      ? (day ??= periods ? windowOf(periods.day, nowMs) : dayWindow(nowMs))
+      : (month ??= periods ? windowOf(periods.month, nowMs) : monthWindow(nowMs));
   const tokens = tokenCount(check.tokens);
   const usd = reserveMicros(check.costUsd);
 
@@ -81,7 +89,7 @@ export function planCheck(prefix: string, check: LimitCheck, nowMs: number, peri
   const counters: CounterSlot[] = [];
   const add = (scope: LimitScope, id: string, unit: 'tokens' | 'usd', period: BudgetPeriod, budget: number | null | undefined) => {
     if (budget === null || budget === undefined) return;
-    const window = period === 'day' ? day : month;
+    const window = windowFor(period);
     counters.push({
       name: `${tag}${unit}:${scope === 'key' ? 'k' : 't'}:${id}:${window.label}`,
       scope,
@@ -102,7 +110,7 @@ export function planCheck(prefix: string, check: LimitCheck, nowMs: number, peri
     add('team', team.id, 'usd', 'day', team.dailyBudgetUsd);
     add('team', team.id, 'usd', 'month', team.monthlyBudgetUsd);
   }
-  return { tag, rates, counters, periods: { day: day.label, month: month.label } };
+  return { tag, rates, counters, periods: labels };
 }
 
 /** A reconcile's corrections, by counter or TAT name (both limiters apply them the same way). */

@@ -44,7 +44,7 @@ export function explainMisses(r: BenchResults, missed: Verdict[], breakdown: Sel
           `one Node.js HTTP hop. The gateway's own work (auth, validation, the limit check, accounting, ` +
           `metrics) adds ${us(gw?.c1 && node?.c1 ? gw.c1.p50Us - node.c1.p50Us : undefined)} beyond it. Closing it ` +
           `needs the hot route on raw node:http instead of Fastify's lifecycle and Redis off the request ` +
-          `path (per-replica limit leases); early start already overlaps the limit check with the upstream call.`,
+          `path (per-replica limit leases): every request waits for its limit decision before the upstream call.`,
       );
     } else if (v.target.startsWith('cache-hit')) {
       why.push(
@@ -68,8 +68,8 @@ export function explainMisses(r: BenchResults, missed: Verdict[], breakdown: Sel
       );
     } else if (v.target.startsWith('added time-to-first-token')) {
       why.push(
-        `- ${v.target} (${v.value}): the first event waits for auth, the limit check (overlapped by early ` +
-          `start) and the upstream's headers; see the profile above for where the gateway's time goes.`,
+        `- ${v.target} (${v.value}): the first event waits for auth, the limit check (one Redis round ` +
+          `trip) and the upstream's headers; see the profile above for where the gateway's time goes.`,
       );
     } else if (v.target.startsWith('gateway RSS') || v.target.startsWith('RSS growth')) {
       why.push(

@@ -64,6 +64,8 @@ export interface BenchResults {
   redisSample?: Partial<Record<TargetName, RedisSample>>;
   /** Where the older bundle came from (BENCH_BASELINE_BUNDLE). */
   baselineBundle?: string;
+  /** Whether this build's bench key had a dollar budget in the before/after run. */
+  budget?: boolean;
 }
 
 export interface Verdict {
@@ -306,7 +308,8 @@ function formatBeforeAfter(r: BenchResults): string | undefined {
   const was = r.runs.gatewayBefore!;
   const pct = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? 'n/a' : fmtPct(a / b));
   return [
-    `before/after: this build against ${r.baselineBundle}, both loaded in the same rounds ` +
+    `before/after: this build against ${r.baselineBundle}, both loaded in the same rounds, ` +
+      (r.budget ? 'this build with a dollar budget, the baseline without (it has none) ' : 'neither with a dollar budget (the baseline has none) ') +
       '(Redis sent/req from MONITOR; Redis cmds/req at 32 connections, script internals included)',
     table([
       ['gateway (cache off)', 'CPU/req', 'RSS peak', 'RSS idle', 'req/s @32', 'p50 @32', 'p50 @1', 'Redis sent/req', 'Redis cmds/req'],

@@ -15,7 +15,8 @@
  * BENCH_HOSTILE=0 (skip the last step: legitimate traffic under hostile clients, bench/hostile.ts),
  * BENCH_BASELINE_BUNDLE=/path/to/older/dist/server.js (also load a gateway built from an older commit,
  * same settings, database and Redis, as targets gatewayBefore and cacheHitBefore, and compare),
- * BENCH_BUDGET=0 (the bench key without its dollar budget; with it, the budget check is measured too),
+ * BENCH_BUDGET=0|1 (the bench key without or with a dollar budget; default: with, except in a
+ * before/after run, whose baseline has none),
  * BENCH_ROUTING=0 (skip the in-process routing and translation micro-bench, bench/routing.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -73,7 +74,12 @@ const plan = {
   only: process.env.BENCH_TARGETS?.split(',').filter(Boolean),
   /** An older build of the gateway to compare with (its dist/server.js), or undefined. */
   baselineBundle: process.env.BENCH_BASELINE_BUNDLE || undefined,
-  budget: process.env.BENCH_BUDGET !== '0',
+  /**
+   * The bench key's dollar budget (far out of reach, so every request reserves and settles a cost).
+   * Off by default in a before/after run: the baseline has no budgets, and both sides must do the
+   * same work for the comparison to measure the code rather than the feature.
+   */
+  budget: process.env.BENCH_BUDGET ? process.env.BENCH_BUDGET !== '0' : !process.env.BENCH_BASELINE_BUNDLE,
 };
 
 const ADMIN_KEY = `bench-admin-${randomBytes(8).toString('hex')}`;
@@ -315,7 +321,7 @@ async function main(): Promise<void> {
       nginxSkipped,
       redisSample,
       redisFallbacks,
-      ...(before ? { rssPeakInRoundsMb, rssIdleMb, baselineBundle: plan.baselineBundle } : {}),
+      ...(before ? { rssPeakInRoundsMb, rssIdleMb, baselineBundle: plan.baselineBundle, budget: plan.budget } : {}),
     };
 
     let infoLevel: { rps32: number; p50c1Us: number } | undefined;

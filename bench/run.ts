@@ -48,7 +48,7 @@ import {
   cpuUs,
   createDatabase,
   gitHead,
-  imageNodeOptions,
+  imageRuntimeEnv,
   pinning,
   redisCommands,
   redisCpuUs,
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       OPENAI_API_KEY: 'sk-bench-upstream',
       ADMIN_API_KEY: ADMIN_KEY,
       LOG_LEVEL: level,
-      NODE_OPTIONS: imageNodeOptions(),
+      ...imageRuntimeEnv(),
       // For A/B runs of one setting: BENCH_GATEWAY_ENV='RATE_LIMIT_EARLY_START=false,…'.
       ...Object.fromEntries(
         (process.env.BENCH_GATEWAY_ENV ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     cleanups.push(() => gateway.stop());
     const gatewayPid = gateway.child.pid!;
     if (cpu.sut.length) cpu.pin(gatewayPid, '1');
-    log(`gateway at ${gateway.url} (pid ${gatewayPid}, LOG_LEVEL=${plan.logLevel}, NODE_OPTIONS=${imageNodeOptions() ?? ''})`);
+    log(`gateway at ${gateway.url} (pid ${gatewayPid}, LOG_LEVEL=${plan.logLevel}, image env ${JSON.stringify(imageRuntimeEnv())})`);
     // A dollar budget far out of reach: every request reserves and settles its cost in the limiter.
     const { key, id: keyId } = await createKey(gateway.url, ADMIN_KEY, plan.budget ? { monthly_budget_usd: 1_000_000 } : {});
 

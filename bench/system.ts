@@ -48,14 +48,21 @@ export async function createDatabase(): Promise<BenchDatabase> {
   };
 }
 
+/** Runtime settings the image sets with `ENV` in app/Dockerfile that change how the process performs. */
+const IMAGE_RUNTIME_ENV = ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'] as const;
+
 /**
- * The Node.js options the image runs the gateway with (`ENV NODE_OPTIONS=…` in app/Dockerfile), so
- * the bench measures what production runs.
+ * The runtime settings the image runs the gateway with (`ENV NODE_OPTIONS=…`, `ENV MALLOC_ARENA_MAX=…`
+ * in app/Dockerfile), so the bench measures what production runs.
  */
-export function imageNodeOptions(): string | undefined {
+export function imageRuntimeEnv(): Record<string, string> {
   const dockerfile = readFileSync(join(ROOT, 'app/Dockerfile'), 'utf8');
-  const m = /^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S+))/m.exec(dockerfile);
-  return m ? (m[1] ?? m[2]) : undefined;
+  const out: Record<string, string> = {};
+  for (const name of IMAGE_RUNTIME_ENV) {
+    const m = new RegExp(`^ENV ${name}=(?:"([^"]*)"|(\\S+))`, 'm').exec(dockerfile);
+    if (m) out[name] = m[1] ?? m[2];
+  }
+  return out;
 }
 
 /** CPU placement: `split` keeps the load generator and the fake upstream off the proxy's core. */

@@ -137,7 +137,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       ),
     );
     const { pipeline } = deps;
-    await v1.register(chatRoute, { pipeline });
+    await v1.register(chatRoute, { pipeline, owners: deps.owners, provider });
     await v1.register(embeddingsRoute, { pipeline });
     await v1.register(completionsRoute, { pipeline });
     await v1.register(moderationsRoute, { pipeline });

@@ -228,7 +228,7 @@ export function createPipeline(deps: PipelineDeps) {
         const cost = priced(usage);
         served.settle({ tokens: usage.inputTokens + usage.outputTokens, costUsd: cost });
         record(200, usage, false, cost);
-        const created = codec.createdIdFromJson?.(json);
+        const created = codec.createdIdFromJson?.(json, body);
         if (created) remember([created]);
         if (entryKey) deps.cache.set(entryKey, { kind: 'json', body: text }, deps.cacheTtlSeconds).catch(deps.onBackgroundError);
         headers['server-timing'] = serverTiming(performance.now() - req.startedAt, o.upstreamMs);

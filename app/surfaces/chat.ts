@@ -4,6 +4,11 @@ import type { EventInfo, SurfaceCodec } from './codec';
 import { field, isErrorPayload, mayHoldUsage, parseObject } from './sse-data';
 import { fromOpenAIUsage } from './usage-shapes';
 
+const stringField = (value: unknown, name: string) => {
+  const v = field(value, name);
+  return typeof v === 'string' ? v : undefined;
+};
+
 /** POST /v1/chat/completions */
 export const chatCodec: SurfaceCodec<ChatCompletionBody> = {
   surface: 'chat',
@@ -18,8 +23,9 @@ export const chatCodec: SurfaceCodec<ChatCompletionBody> = {
       stream: body.stream === true,
       inputTokens: estimateJsonTokens(body.messages) + (body.tools ? estimateJsonTokens(body.tools) : 0),
       maxOutputTokens: perChoice * (body.n ?? 1),
-      // An explicit temperature 0 (absent means 1) and one choice: the same question, the same answer.
-      cacheable: body.temperature === 0 && (body.n ?? 1) === 1,
+      // An explicit temperature 0 (absent means 1) and one choice: the same question, the same
+      // answer. Never one the provider is asked to store: that must create a new object.
+      cacheable: body.temperature === 0 && (body.n ?? 1) === 1 && body.store !== true,
     };
   },
 
@@ -32,7 +38,16 @@ export const chatCodec: SurfaceCodec<ChatCompletionBody> = {
 
   usageFromJson: (json) => fromOpenAIUsage(field(json, 'usage')),
 
-  inspectEvent: ({ data }, body) => inspectOpenAIChunk(data, body.stream_options?.include_usage === true),
+  // A completion stored with `store: true` belongs to the key that created it (GET and friends on
+  // /v1/chat/completions/{id}, app/routes/v1/chat-completions.ts).
+  createdIdFromJson: (json, body) => (body.store === true ? stringField(json, 'id') : undefined),
+
+  inspectEvent({ data }, body) {
+    const info = inspectOpenAIChunk(data, body.stream_options?.include_usage === true);
+    // The usage chunk (always asked for) names the stored completion, once.
+    if (body.store === true && info.usage) info.createdId = stringField(parseObject(data), 'id');
+    return info;
+  },
 
   streamText: (events) => chatStreamText(events),
 

@@ -12,7 +12,7 @@ export interface EventInfo {
   final?: boolean;
   /** Not for the caller: the usage-only chunk the gateway asked for on its own behalf. */
   drop?: boolean;
-  /** An object id the answer creates (a stored response), remembered as the caller's. */
+  /** An object id the answer creates (a stored response or chat completion), remembered as the caller's. */
   createdId?: string;
 }
 
@@ -45,8 +45,8 @@ export interface SurfaceCodec<B extends { model: string } = { model: string } & 
   upstreamBody(body: B): B;
   /** Usage of a complete JSON answer. */
   usageFromJson(json: unknown): Usage | undefined;
-  /** Id of the object a JSON answer created, if the surface stores objects. */
-  createdIdFromJson?(json: unknown): string | undefined;
+  /** Id of the object a JSON answer created (a stored response or chat completion), if any. */
+  createdIdFromJson?(json: unknown, body: B): string | undefined;
   inspectEvent(event: StreamEvent, body: B): EventInfo;
   /** The output text of the events relayed so far: counted when a stream ends without usage. */
   streamText(events: readonly string[]): string;

@@ -20,7 +20,8 @@ import {
 import type { ResponsesRequest } from '../translate/types';
 import { mockCompletion, mockCompletionChunks, mockModeration, type CompletionRequest } from './mock-legacy';
 import { mockResponse, mockResponseEvents } from './mock-responses-api';
-import { forget, recall, remember } from './mock-stored';
+import { forget, forgetChat, recall, recallChat, remember, rememberChat } from './mock-stored';
+import { randomBytes } from 'node:crypto';
 import { DONE_EVENT, frameEvent } from './sse';
 
 export type MockReply =
@@ -69,6 +70,8 @@ export function mockReply(method: string, url: string, raw: string, opts: MockOp
   }
   const stored = /^\/v1\/responses\/([^/]+)(\/cancel|\/input_items)?$/.exec(path);
   if (stored) return storedResponseReply(method.toUpperCase(), decodeURIComponent(stored[1]), stored[2]);
+  const storedChat = /^\/v1\/chat\/completions\/([^/]+)(\/messages)?$/.exec(path);
+  if (storedChat) return storedChatReply(method.toUpperCase(), decodeURIComponent(storedChat[1]), storedChat[2], raw);
   if (!POST_ROUTES.has(route)) {
     return { kind: 'json', status: 404, body: errorResponse(`Invalid URL (${route})`, 'invalid_request_error') };
   }
@@ -122,9 +125,51 @@ export function mockReply(method: string, url: string, raw: string, opts: MockOp
     return invalid("'messages' must be a non-empty array", 'messages');
   }
   const chat = body as ChatCompletionRequest;
+  if (body.store === true) {
+    // A stored completion gets an id of its own (the mock's ids are otherwise a hash of the body).
+    const id = `chatcmpl-${randomBytes(15).toString('hex')}`;
+    const completion = { ...mockChatCompletion(chat, opts), id, metadata: isObject(body.metadata) ? body.metadata : null };
+    rememberChat(chat.messages, completion);
+    return chat.stream === true
+      ? { kind: 'sse', chunks: mockChatChunks(chat, opts).map((c) => ({ ...c, id })) }
+      : { kind: 'json', status: 200, body: completion };
+  }
   return chat.stream === true
     ? { kind: 'sse', chunks: mockChatChunks(chat, opts) }
     : { kind: 'json', status: 200, body: mockChatCompletion(chat, opts) };
+}
+
+/** GET, update (POST, `metadata`), DELETE and messages of a chat completion the mock stored. */
+function storedChatReply(method: string, id: string, sub: string | undefined, raw: string): MockReply {
+  const found = recallChat(id);
+  if (!found) {
+    return { kind: 'json', status: 404, body: errorResponse(`No chat completion found with id '${id}'.`, 'invalid_request_error') };
+  }
+  if (sub === undefined && method === 'GET') return { kind: 'json', status: 200, body: found.completion };
+  if (sub === undefined && method === 'POST') {
+    let update: unknown;
+    try {
+      update = JSON.parse(raw);
+    } catch {
+      return invalid('We could not parse the JSON body of your request. The API expects a JSON payload.');
+    }
+    if (!isObject(update) || !isObject(update.metadata)) return invalid("'metadata' is a required property", 'metadata');
+    found.completion = { ...found.completion, metadata: update.metadata };
+    return { kind: 'json', status: 200, body: found.completion };
+  }
+  if (sub === undefined && method === 'DELETE') {
+    forgetChat(id);
+    return { kind: 'json', status: 200, body: { object: 'chat.completion.deleted', id, deleted: true } };
+  }
+  if (sub === '/messages' && method === 'GET') {
+    const ids = found.messages.map((m) => (m as { id: string }).id);
+    return {
+      kind: 'json',
+      status: 200,
+      body: { object: 'list', data: found.messages, first_id: ids[0] ?? '', last_id: ids.at(-1) ?? '', has_more: false },
+    };
+  }
+  return { kind: 'json', status: 404, body: errorResponse(`Invalid URL (${method} /v1/chat/completions/${id}${sub ?? ''})`, 'invalid_request_error') };
 }
 
 /** GET, DELETE, cancel and input_items of a response the mock stored. */

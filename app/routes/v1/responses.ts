@@ -1,30 +1,15 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { InvalidRequestError, NotFoundError } from '../../errors';
+import type { Pipeline } from '../../pipeline/pipeline';
+import { InvalidRequestError } from '../../errors';
 import { countTokens } from '../../lib/tokenizer';
 import { jsonText } from '../../lib/tokens';
-import type { Pipeline, PipelineAnswer } from '../../pipeline/pipeline';
-import { frameEvent } from '../../pipeline/sse-frame';
-import { abortOnHangUp } from '../../plugins/request-context';
-import type { ProviderAdapter } from '../../providers/types';
 import { parseBody } from '../../schemas/requests';
-import type { ObjectOwners } from '../../stores/object-owners';
 import { responseBody, responsesCodec } from '../../surfaces/responses';
-import { forwardHeaders } from './forward-headers';
-import { runSurface, sendAnswer } from './serve-surface';
-import { Readable } from 'node:stream';
+import { ownedObjects, type OwnedObjectsOptions } from './owned-objects';
+import { runSurface } from './serve-surface';
 
-export interface ResponsesRouteOptions {
+export interface ResponsesRouteOptions extends OwnedObjectsOptions {
   pipeline: Pipeline;
-  owners: ObjectOwners;
-  /** The providers by name: calls on a stored response go to the one that holds it. */
-  provider(name: string): ProviderAdapter | undefined;
-}
-
-const RESPONSE_ID = /^[\w.:-]{1,256}$/;
-
-function notFound(id: string): NotFoundError {
-  return new NotFoundError(`No response found with id '${id}'.`, null);
 }
 
 /** The ids a create request builds on; read before validation, only where they are strings. */
@@ -41,39 +26,12 @@ function referenced(body: unknown): string[] {
  * `previous_response_id` / `conversation`.
  */
 export const responsesRoute = fp<ResponsesRouteOptions>(
-  async (app, { pipeline, owners, provider }) => {
-    async function ownedProvider(request: FastifyRequest, id: string): Promise<ProviderAdapter> {
-      if (!RESPONSE_ID.test(id)) throw notFound(id);
-      const owner = await owners.owner(id);
-      if (!owner || owner.keyId !== request.apiKey!.id) throw notFound(id);
-      const p = provider(owner.provider);
-      if (!p?.objectRequest) throw notFound(id);
-      return p;
-    }
-
-    async function passThrough(request: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST' | 'DELETE', path: string) {
-      const id = (request.params as { id: string }).id;
-      const p = await ownedProvider(request, id);
-      const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
-      const res = await p.objectRequest!({
-        method,
-        path: `/responses/${encodeURIComponent(id)}${path}${query}`,
-        signal: abortOnHangUp(reply),
-        headers: forwardHeaders(request.headers, 'responses'),
-      });
-      if (method === 'DELETE') await owners.forget(id);
-      const answer: PipelineAnswer =
-        res.kind === 'json'
-          ? { kind: 'json', body: res.body, headers: res.headers }
-          : { kind: 'stream', stream: Readable.from(frames(res.events)), headers: res.headers };
-      return sendAnswer(reply, answer);
-    }
+  async (app, { pipeline, ...objects }) => {
+    const stored = ownedObjects(objects, { collection: 'responses', noun: 'response', surface: 'responses' });
+    const { passThrough } = stored;
 
     app.post('/v1/responses', async (request, reply) => {
-      for (const id of referenced(request.body)) {
-        const owner = RESPONSE_ID.test(id) ? await owners.owner(id) : null;
-        if (!owner || owner.keyId !== request.apiKey!.id) throw notFound(id);
-      }
+      for (const id of referenced(request.body)) await stored.ownedBy(request, id);
       return runSurface(pipeline, responsesCodec as never, request, reply);
     });
     app.get('/v1/responses/:id', (request, reply) => passThrough(request, reply, 'GET', ''));
@@ -91,7 +49,3 @@ export const responsesRoute = fp<ResponsesRouteOptions>(
   },
   { name: 'route-responses', fastify: '5.x', dependencies: ['client-auth'] },
 );
-
-async function* frames(events: AsyncIterable<{ event?: string; data: string }>) {
-  for await (const e of events) yield frameEvent(e);
-}

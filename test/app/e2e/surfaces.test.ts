@@ -3,7 +3,7 @@
  * completions, moderations and models.retrieve; the Vercel AI SDK's default model (the Responses
  * API) with a tool; and the OpenAI Agents SDK's `run()`; all against `node dist/server.js` in front
  * of a fake upstream speaking OpenAI's protocol. Answers and stream events are checked against
- * OpenAI's published schemas; response ids belong to the key that made them.
+ * OpenAI's published schemas; response ids and stored chat completions belong to the key that made them.
  */
 import { createOpenAI } from '@ai-sdk/openai';
 import { Agent, run, setDefaultOpenAIClient, setOpenAIAPI, setTracingDisabled, tool as agentTool } from '@openai/agents';
@@ -165,6 +165,60 @@ describe('the Responses API with the official openai client', () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ object: 'response.input_tokens', input_tokens: 7 });
+  });
+});
+
+describe('stored chat completions with the official openai client', () => {
+  const ask = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Remember me' }] };
+
+  it('retrieves, updates, lists the messages of and deletes its own; another key gets 404 on each', async () => {
+    const created = await client.chat.completions.create({ ...ask, store: true, metadata: { topic: 'first' } });
+    expectSchema('CreateChatCompletionResponse', created);
+    const got = await client.chat.completions.retrieve(created.id);
+    expectSchema('CreateChatCompletionResponse', got);
+    expect(got.id).toBe(created.id);
+    const updated = await client.chat.completions.update(created.id, { metadata: { topic: 'second' } });
+    expectSchema('CreateChatCompletionResponse', updated);
+    expect(updated.metadata).toEqual({ topic: 'second' });
+    const messages = await client.chat.completions.messages.list(created.id);
+    expect(messages.data).toEqual([expect.objectContaining({ role: 'user', content: 'Remember me', id: expect.any(String) })]);
+
+    for (const attempt of [
+      () => other.chat.completions.retrieve(created.id),
+      () => other.chat.completions.update(created.id, { metadata: { topic: 'stolen' } }),
+      () => other.chat.completions.messages.list(created.id),
+      () => other.chat.completions.delete(created.id),
+    ]) {
+      const err = await attempt().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+      expectSchema('ErrorResponse', { error: (err as InstanceType<typeof OpenAI.APIError>).error });
+    }
+    // The other key's update never reached the provider.
+    expect((await client.chat.completions.retrieve(created.id)).metadata).toEqual({ topic: 'second' });
+
+    const deleted = await client.chat.completions.delete(created.id);
+    expectSchema('ChatCompletionDeleted', deleted);
+    expect(deleted).toEqual({ object: 'chat.completion.deleted', id: created.id, deleted: true });
+    await expect(client.chat.completions.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it('knows a streamed stored completion by the id its chunks carry', async () => {
+    const stream = await client.chat.completions.create({ ...ask, store: true, stream: true });
+    let id = '';
+    for await (const chunk of stream) id = chunk.id;
+    const got = await client.chat.completions.retrieve(id);
+    expect(got.id).toBe(id);
+    await expect(other.chat.completions.retrieve(id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it('a completion not stored is no one\'s: 404, and a stored one is never served from the cache', async () => {
+    const plain = await client.chat.completions.create(ask);
+    await expect(client.chat.completions.retrieve(plain.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    const deterministic = { ...ask, temperature: 0, store: true };
+    const first = await client.chat.completions.create(deterministic).withResponse();
+    const second = await client.chat.completions.create(deterministic).withResponse();
+    expect(second.response.headers.get('x-cache')).toBe('BYPASS');
+    expect(second.data.id).not.toBe(first.data.id);
   });
 });
 

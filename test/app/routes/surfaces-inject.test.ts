@@ -30,6 +30,8 @@ const records = new Map<string, ApiKeyRecord>([
   [hashKey(KEY_B), keyRecord({ name: 'b', models: ['gpt-4o'] })],
 ]);
 
+const objectCalls: Array<{ method: string; path: string; body?: string }> = [];
+
 function build(env: Record<string, string> = {}): FastifyInstance {
   const config = loadConfig({ ADMIN_API_KEY: 'admin-inject-0123456789', ...env });
   const provider = fakeProvider('p', [
@@ -38,7 +40,10 @@ function build(env: Record<string, string> = {}): FastifyInstance {
         ? json({ id: 'resp_a1', object: 'response', status: 'completed', output: [], usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 } })
         : json(chatCompletion()),
   ]);
-  provider.objectRequest = async () => json({ id: 'resp_a1', object: 'response', status: 'completed', output: [] });
+  provider.objectRequest = async (req) => {
+    objectCalls.push({ method: req.method, path: req.path, body: req.body });
+    return json(req.path.startsWith('/chat/') ? chatCompletion() : { id: 'resp_a1', object: 'response', status: 'completed', output: [] });
+  };
   const doc = parseRoutingDocument({
     providers: { p: { type: 'mock' } },
     models: { 'gpt-4o': { deployments: [{ provider: 'p' }] }, 'claude-x': { deployments: [{ provider: 'p' }] } },
@@ -127,6 +132,39 @@ describe('v1 routes through app.inject()', () => {
     }
     const chained = await app.inject({ method: 'POST', url: '/v1/responses', headers: auth(KEY_B), payload: { model: 'gpt-4o', input: 'x', previous_response_id: 'resp_a1' } });
     expect(chained.statusCode).toBe(404);
+  });
+
+  it('a chat completion stored with store: true belongs to the key that created it', async () => {
+    const ask = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
+    await app.inject({ method: 'POST', url: '/v1/chat/completions', headers: auth(KEY_A), payload: ask });
+    // Not stored: no one's.
+    expect((await app.inject({ method: 'GET', url: '/v1/chat/completions/chatcmpl-1', headers: auth(KEY_A) })).statusCode).toBe(404);
+    await app.inject({ method: 'POST', url: '/v1/chat/completions', headers: auth(KEY_A), payload: { ...ask, store: true } });
+    objectCalls.length = 0;
+    const calls = [
+      ['GET', '/v1/chat/completions/chatcmpl-1'],
+      ['POST', '/v1/chat/completions/chatcmpl-1'],
+      ['GET', '/v1/chat/completions/chatcmpl-1/messages?limit=5'],
+      ['DELETE', '/v1/chat/completions/chatcmpl-1'],
+    ] as const;
+    const update = { metadata: { topic: 'x' } };
+    for (const [method, url] of calls) {
+      const res = await app.inject({ method, url, headers: auth(KEY_B), ...(method === 'POST' ? { payload: update } : {}) });
+      expect({ method, url, status: res.statusCode }).toEqual({ method, url, status: 404 });
+    }
+    expect(objectCalls).toEqual([]);
+    for (const [method, url] of calls) {
+      const res = await app.inject({ method, url, headers: auth(KEY_A), ...(method === 'POST' ? { payload: update } : {}) });
+      expect({ method, url, status: res.statusCode }).toEqual({ method, url, status: 200 });
+    }
+    expect(objectCalls).toEqual([
+      { method: 'GET', path: '/chat/completions/chatcmpl-1', body: undefined },
+      { method: 'POST', path: '/chat/completions/chatcmpl-1', body: JSON.stringify(update) },
+      { method: 'GET', path: '/chat/completions/chatcmpl-1/messages?limit=5', body: undefined },
+      { method: 'DELETE', path: '/chat/completions/chatcmpl-1', body: undefined },
+    ]);
+    // Deleted: forgotten.
+    expect((await app.inject({ method: 'GET', url: '/v1/chat/completions/chatcmpl-1', headers: auth(KEY_A) })).statusCode).toBe(404);
   });
 
   it('/v1/messages answers errors in Anthropic\'s shape, authentication included', async () => {

@@ -62,6 +62,18 @@ describe('chat codec', () => {
     expect(chatCodec.inspectEvent({ data: '{"choices":[{"delta":{"content":"usage"}}]}' }, body)).toEqual({});
   });
 
+  it('names the completion it created only when the caller stored it, and never caches that', () => {
+    const answer = { id: 'chatcmpl-9', object: 'chat.completion', choices: [] };
+    expect(chatCodec.createdIdFromJson!(answer, body)).toBeUndefined();
+    expect(chatCodec.createdIdFromJson!(answer, { ...body, store: true })).toBe('chatcmpl-9');
+    const usage = JSON.stringify({ id: 'chatcmpl-9', choices: [], usage: { prompt_tokens: 1, completion_tokens: 2 } });
+    const delta = JSON.stringify({ id: 'chatcmpl-9', choices: [{ delta: { content: 'hi' } }] });
+    expect(chatCodec.inspectEvent({ data: usage }, { ...body, stream: true, store: true }).createdId).toBe('chatcmpl-9');
+    expect(chatCodec.inspectEvent({ data: delta }, { ...body, stream: true, store: true }).createdId).toBeUndefined();
+    expect(chatCodec.inspectEvent({ data: usage }, { ...body, stream: true }).createdId).toBeUndefined();
+    expect(chatCodec.shape({ ...body, n: 1, temperature: 0, store: true }, 1024).cacheable).toBe(false);
+  });
+
   it('reads the text of a stream, tool-call arguments included', () => {
     const events = [
       JSON.stringify({ choices: [{ delta: { content: 'Hel' } }] }),
@@ -97,7 +109,7 @@ describe('responses codec', () => {
     const delta = JSON.stringify({ type: 'response.output_text.delta', delta: 'Hi there' });
     expect(responsesCodec.inspectEvent({ data: delta }, body)).toEqual({});
     expect(responsesCodec.streamText([delta, JSON.stringify({ type: 'response.function_call_arguments.delta', delta: '{}' })])).toBe('Hi there{}');
-    expect(responsesCodec.createdIdFromJson!({ id: 'resp_1' })).toBe('resp_1');
+    expect(responsesCodec.createdIdFromJson!({ id: 'resp_1' }, body)).toBe('resp_1');
   });
 });
 

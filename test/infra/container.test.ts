@@ -49,10 +49,11 @@ describe('app/Dockerfile', () => {
     expect(build).toMatch(/RUN node scripts\/build\.mjs/);
   });
 
-  test('the runtime stage copies only the esbuild bundle, and no RUN step (no emulation for arm64)', () => {
+  test('the runtime stage copies only the esbuild bundle and its tokenizer, and no RUN step (no emulation for arm64)', () => {
     const runtime = stages()[1];
     const copies = runtime.filter((l) => /^(COPY|ADD) /.test(l) && !l.includes('https://'));
-    expect(copies).toEqual([expect.stringMatching(/^COPY --from=build (--chown=\S+ )?\/src\/dist\/server\.js dist\/server\.js$/)]);
+    // server.js requires ./tokenizer.js on first need (scripts/build.mjs): both, side by side.
+    expect(copies).toEqual([expect.stringMatching(/^COPY --from=build (--chown=\S+ )?\/src\/dist\/server\.js \/src\/dist\/tokenizer\.js dist\/$/)]);
     expect(runtime.filter((l) => l.startsWith('RUN '))).toEqual([]);
   });
 

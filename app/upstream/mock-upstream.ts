@@ -40,8 +40,11 @@ const POST_ROUTES = new Set([
   'POST /v1/moderations',
 ]);
 
-/** Request bodies past this are refused; the gateway's own limit is far lower. */
-export const MOCK_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+/**
+ * Request bodies past this are refused. Above the gateway's default BODY_LIMIT_BYTES (32 MiB, plus
+ * what the gateway adds), so offline every body the gateway accepts reaches the mock.
+ */
+export const MOCK_BODY_LIMIT_BYTES = 64 * 1024 * 1024;
 
 function invalid(message: string, param: string | null = null): MockReply {
   return { kind: 'json', status: 400, body: errorResponse(message, 'invalid_request_error', param) };

@@ -1,10 +1,16 @@
 import { mockCompletion, mockCompletionChunks, mockModeration } from '../../../app/upstream/mock-legacy';
 import { mockResponse, mockResponseEvents } from '../../../app/upstream/mock-responses-api';
-import { mockReply } from '../../../app/upstream/mock-upstream';
+import { loadConfig } from '../../../app/config';
+import { MOCK_BODY_LIMIT_BYTES, mockReply } from '../../../app/upstream/mock-upstream';
 import { expectSchema } from '../../support/openapi';
 import { expectResponseEvent } from '../../support/responses-events';
 
 describe('mock Responses, completions and moderations', () => {
+  it('accepts every body the gateway accepts by default (offline, a 20 MB image is not a 413)', () => {
+    expect(MOCK_BODY_LIMIT_BYTES).toBeGreaterThan(loadConfig({}).BODY_LIMIT_BYTES);
+  });
+
+
   it('answers the same request with the same response, stored unless store: false', () => {
     const body = { model: 'gpt-4o', input: 'hello', instructions: 'be brief' };
     const a = mockResponse(body, { created: 1700000000 });

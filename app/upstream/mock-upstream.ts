@@ -22,7 +22,7 @@ import { mockCompletion, mockCompletionChunks, mockModeration, type CompletionRe
 import { mockResponse, mockResponseEvents } from './mock-responses-api';
 import { forget, forgetChat, recall, recallChat, remember, rememberChat } from './mock-stored';
 import { randomBytes } from 'node:crypto';
-import { DONE_EVENT, frameEvent } from './sse';
+import { frameEvent } from '../pipeline/sse-frame';
 
 export type MockReply =
   | { kind: 'json'; status: number; body: unknown }
@@ -239,10 +239,13 @@ export function startEventStream(res: ServerResponse): void {
   res.flushHeaders();
 }
 
+/** OpenAI's last event of a chat or completions stream (Responses streams end without it). */
+export const DONE_EVENT = frameEvent({ data: '[DONE]' });
+
+/** One event, framed as the gateway frames its own (pipeline/sse-frame.ts); named by its `type` for Responses. */
 export function writeEvent(res: ServerResponse, data: unknown, named = false): void {
-  const text = frameEvent(typeof data === 'string' ? data : JSON.stringify(data));
   const name = named ? (data as { type?: unknown }).type : undefined;
-  res.write(typeof name === 'string' ? `event: ${name}\n${text}` : text);
+  res.write(frameEvent({ event: typeof name === 'string' ? name : undefined, data: typeof data === 'string' ? data : JSON.stringify(data) }));
 }
 
 /**

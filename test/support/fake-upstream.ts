@@ -17,6 +17,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { errorResponse, errorResponseFor } from '../../app/upstream/mock-responses';
 import {
   BodyTooLargeError,
+  DONE_EVENT,
   baseUrl,
   mockReply,
   readBody,
@@ -25,7 +26,6 @@ import {
   writeEvent,
   type MockReply,
 } from '../../app/upstream/mock-upstream';
-import { DONE_EVENT } from '../../app/upstream/sse';
 
 export type Fault =
   /** Answer normally (useful inside a queue: fail, then succeed). */

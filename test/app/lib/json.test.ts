@@ -14,6 +14,22 @@ describe('parseJson / toJson', () => {
     expect(toJson(parseJson(text))).toBe(JSON.stringify(JSON.parse(text)));
   });
 
+  it('writes BigInt anywhere as its digits, and leaves strings that look like numbers or marks alone', () => {
+    const value = { a: [9007199254740993n, { b: -18446744073709551615n }], s: '\u0000int-0000000000000000:12345678901234567890', t: '9223372036854775807' };
+    const text = toJson(value);
+    expect(text).toBe('{"a":[9007199254740993,{"b":-18446744073709551615}],"s":"\\u0000int-0000000000000000:12345678901234567890","t":"9223372036854775807"}');
+    expect(parseJson(text)).toEqual(value);
+  });
+
+  it('parses with the parser it is given (the body parser refuses __proto__)', () => {
+    const refuse = (text: string) => {
+      if (text.includes('__proto__')) throw new SyntaxError('forbidden');
+      return JSON.parse(text) as unknown;
+    };
+    expect(() => parseJson('{"__proto__":{},"n":12345678901234567890}', refuse)).toThrow(SyntaxError);
+    expect(parseJson('{"n":12345678901234567890}', refuse)).toEqual({ n: 12345678901234567890n });
+  });
+
   it('throws on malformed text with a long number in it', () => {
     expect(() => parseJson('{"seed":12345678901234567890')).toThrow();
   });

@@ -1,6 +1,7 @@
 import { chatCompletionBody } from '../../../app/schemas/requests';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ANTHROPIC_JSON_LIMITS, checkJsonShape, JSON_LIMITS, jsonBody, nestingExceeds, RefusedBody, unsafeIntegers } from '../../../app/plugins/json-body';
+import { ANTHROPIC_JSON_LIMITS, checkJsonShape, JSON_LIMITS, jsonBody, nestingExceeds, RefusedBody } from '../../../app/plugins/json-body';
+import { unsafeIntegers } from '../../../app/lib/json';
 
 const MB = 1_048_576;
 /** `count` copies of `item`, comma-separated, in a chat body's messages. */
@@ -174,7 +175,7 @@ describe('jsonBody: integers beyond 2^53', () => {
   });
 
   it('cost a megabyte a few ms, not a lossless parse of ~200 ms', () => {
-    const big = Buffer.from(`{"seed":12345678901234567890,"messages":[${Array(2048).fill(JSON.stringify({ role: 'user', content: 'x'.repeat(480) })).join(',')}]}`);
+    const big = `{"seed":12345678901234567890,"messages":[${Array(2048).fill(JSON.stringify({ role: 'user', content: 'x'.repeat(480) })).join(',')}]}`;
     expect(fastest(() => unsafeIntegers(big))).toBeLessThan(60);
   });
 });

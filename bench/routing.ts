@@ -186,13 +186,8 @@ export async function runRoutingBench(opts: { quick?: boolean } = {}): Promise<R
   const inputTokens = 40;
   const maxOutputTokens = 256;
 
-  // The pipeline's budget reservation (app/pipeline/pipeline.ts, maxCost): the dearest deployment
-  // the request may reach, over its route and the route's fallbacks.
-  const maxCost = (plan: RoutePlan) => {
-    const routes = [plan.route, ...plan.route.fallbacks.map((f) => router.resolve(f)?.route)];
-    const candidates = routes.flatMap((r) => (r?.deployments ?? []).map((d) => ({ model: d.model ?? plan.requested, price: d.price })));
-    return pricing.maxCostOf(candidates, inputTokens, maxOutputTokens);
-  };
+  // The pipeline's budget reservation: the dearest deployment the request may reach.
+  const maxCost = (plan: RoutePlan) => pricing.maxCostOf(router.reachable(plan), inputTokens, maxOutputTokens);
 
   const us: Record<string, number> = {};
   us['router.resolve + order deployments (route and fallbacks)'] = await cpuPerCall(calls, (i) => {

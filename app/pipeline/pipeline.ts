@@ -74,14 +74,6 @@ type Body = Record<string, unknown> & { model: string };
 /** What a request that used nothing settles (refused, invalid, failed, or served from the cache). */
 const NOTHING: Amounts = { tokens: 0, costUsd: 0 };
 
-/** The most a request can cost: the dearest deployment it may land on. Null when none is priced. */
-function maxCost(pricing: Pricing | undefined, plan: RoutePlan, router: Router, inputTokens: number, maxOutputTokens: number): number | null {
-  if (!pricing) return null;
-  const routes = [plan.route, ...plan.route.fallbacks.map((f) => router.resolve(f)?.route)];
-  const candidates = routes.flatMap((r) => (r?.deployments ?? []).map((d) => ({ model: d.model ?? plan.requested, price: d.price })));
-  return pricing.maxCostOf(candidates, inputTokens, maxOutputTokens);
-}
-
 /**
  * The one path every model call takes, whatever its surface:
  * validate → authorize the model → route → admit (reserve limits; the cache read rides along) →
@@ -179,7 +171,7 @@ export function createPipeline(deps: PipelineDeps) {
       const tpm = Math.min(key.tpm ?? deps.limits.tpm, key.team?.tpm ?? Infinity);
       const tokens = Math.min(shape.inputTokens + shape.maxOutputTokens, tpm);
       // A dollar budget reserves the most this request can cost, on the dearest deployment it may reach.
-      const costUsd = maxCost(deps.pricing, plan, deps.router, shape.inputTokens, shape.maxOutputTokens);
+      const costUsd = deps.pricing?.maxCostOf(deps.router.reachable(plan), shape.inputTokens, shape.maxOutputTokens) ?? null;
       const entryKey =
         shape.cacheable && !req.noCache ? `${codec.surface}:${shape.stream ? 's' : 'j'}:${cacheKey(key.id, body)}` : undefined;
       // The cache read goes out with the limit check (one Redis round trip, auto-pipelined); its

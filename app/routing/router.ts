@@ -86,6 +86,11 @@ export interface Router {
   catchAll(): ModelRoute | undefined;
   /** Public names, for /v1/models (without `*`). */
   names(): Array<{ name: string; ownedBy: string }>;
+  /**
+   * Every deployment a plan may reach (its route, then its fallbacks), with the model id each is
+   * asked for and its price: what the budget reservation prices, the dearest of them.
+   */
+  reachable(plan: RoutePlan): Array<{ model: string; price?: Price }>;
   /** Calls deployments in order until one answers, within the attempt bound. */
   send(plan: RoutePlan, req: Omit<ProviderRequest, 'model'>, tokens: number, trace: AttemptTrace): Promise<Routed>;
   providers(): ProviderAdapter[];
@@ -173,19 +178,20 @@ export function createRouter(opts: RouterOptions): Router {
   const inflight = new Map<ProviderAdapter, number>();
   const catchAll = opts.routes.get('*');
 
-  /** The deployments of a route and then of its fallbacks, with the model id each one is asked for. */
-  function candidates(plan: RoutePlan): Array<{ d: Deployment; model: string }> {
-    const list: Array<{ d: Deployment; model: string }> = [];
-    const add = (route: ModelRoute, requested: string) => {
-      for (const d of orderDeployments(route.deployments, random)) list.push({ d, model: d.model ?? requested });
-    };
-    add(plan.route, plan.requested);
+  /** A plan's route and then its fallbacks, each with the name its deployments are asked under. */
+  function routesOf(plan: RoutePlan): Array<{ route: ModelRoute; name: string }> {
+    const out = [{ route: plan.route, name: plan.requested }];
     // Only the first route's fallbacks are followed: chains stay as bounded as the config reads.
     for (const name of plan.route.fallbacks) {
-      const fb = opts.routes.get(name);
-      if (fb) add(fb, name);
+      const route = opts.routes.get(name);
+      if (route) out.push({ route, name });
     }
-    return list;
+    return out;
+  }
+
+  /** The deployments to try, in order, with the model id each one is asked for. */
+  function candidates(plan: RoutePlan): Array<{ d: Deployment; model: string }> {
+    return routesOf(plan).flatMap(({ route, name }) => orderDeployments(route.deployments, random).map((d) => ({ d, model: d.model ?? name })));
   }
 
   return {
@@ -194,6 +200,9 @@ export function createRouter(opts: RouterOptions): Router {
       return route && name !== '*' ? { requested: name, route } : undefined;
     },
     catchAll: () => catchAll,
+    reachable(plan) {
+      return routesOf(plan).flatMap(({ route, name }) => route.deployments.map((d) => ({ model: d.model ?? name, price: d.price })));
+    },
     names() {
       return [...opts.routes.values()]
         .filter((r) => r.name !== '*')

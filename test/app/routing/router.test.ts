@@ -79,6 +79,28 @@ describe('router', () => {
     expect(b.calls[0].model).toBe('n-id');
   });
 
+  it('reaches the deployments of a route and its fallbacks under the names send asks them for, with their prices', async () => {
+    const a = fakeProvider('a', [new UpstreamError('x', 503)]);
+    const b = fakeProvider('b', [ok]);
+    const r = setup(
+      {
+        'gpt-4o-mini': { deployments: [{ provider: 'a' }, { provider: 'a', model: 'gpt-4o-mini-2024-07-18' }], fallbacks: ['gpt-4o'] },
+        'gpt-4o': { deployments: [{ provider: 'b', price: { input: 5, output: 20 } }] },
+        '*': { deployments: [{ provider: 'b' }] },
+      },
+      { a, b },
+    );
+    const plan = r.resolve('gpt-4o-mini')!;
+    // A fallback's deployments are asked for under the fallback's name, not the caller's.
+    expect(r.reachable(plan)).toEqual([
+      { model: 'gpt-4o-mini', price: undefined },
+      { model: 'gpt-4o-mini-2024-07-18', price: undefined },
+      { model: 'gpt-4o', price: { input: 5, output: 20 } },
+    ]);
+    const routed = await r.send(plan, req(), 10, trace());
+    expect(r.reachable(plan).map((c) => c.model)).toContain(routed.model);
+  });
+
   it('never calls more than maxAttempts times, however many deployments fail', async () => {
     const a = fakeProvider('a', [new UpstreamError('x', 500)]);
     const b = fakeProvider('b', [new UpstreamError('x', 500)]);

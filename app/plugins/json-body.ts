@@ -141,13 +141,6 @@ export class RefusedBody {
   constructor(readonly error: InvalidRequestError) {}
 }
 
-/** True when the JSON text nests arrays and objects deeper than `max` (strings are skipped). */
-export function nestingExceeds(text: string | Uint8Array, max: number): boolean {
-  if (text.length <= max) return false;
-  const deep = checkJsonShape(text, { depth: max, objects: Infinity, arrayItems: Infinity, fields: {} });
-  return deep !== undefined;
-}
-
 /** JSON.parse that refuses `__proto__` and `constructor.prototype` keys (a SyntaxError: a 400), as Fastify's does. */
 const secureParse = (text: string): unknown => secureJsonParse(text, { protoAction: 'error', constructorAction: 'error' });
 

@@ -1,6 +1,6 @@
 import { chatCompletionBody } from '../../../app/schemas/requests';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ANTHROPIC_JSON_LIMITS, checkJsonShape, JSON_LIMITS, jsonBody, nestingExceeds, RefusedBody } from '../../../app/plugins/json-body';
+import { ANTHROPIC_JSON_LIMITS, checkJsonShape, JSON_LIMITS, jsonBody, RefusedBody } from '../../../app/plugins/json-body';
 import { unsafeIntegers } from '../../../app/lib/json';
 
 const MB = 1_048_576;
@@ -53,8 +53,7 @@ describe('checkJsonShape: structural caps before parsing', () => {
     expect(checkJsonShape(items, JSON_LIMITS)).toMatchObject({ param: 'input', message: "'input' has more than 100000 items." });
     const deep = `{"a":${'['.repeat(200)}${']'.repeat(200)}}`;
     expect(checkJsonShape(deep, JSON_LIMITS)).toMatchObject({ message: expect.stringMatching(/nested more than 128/) });
-    expect(nestingExceeds(deep, 128)).toBe(true);
-    expect(nestingExceeds(deep, 300)).toBe(false);
+    expect(checkJsonShape(deep, { ...JSON_LIMITS, depth: 300 })).toBeUndefined();
   });
 
   it('is not fooled by brackets, commas and escaped quotes inside strings', () => {

@@ -300,7 +300,17 @@ export function createPipeline(deps: PipelineDeps) {
     return { answer: { kind: 'stream', stream: Readable.from([text]), headers }, outcome: Promise.resolve(o) };
   }
 
-  return { run };
+  /**
+   * One request against the key's and its team's request limits, nothing else reserved, for calls
+   * that reach a provider outside run() (stored objects). Throws the 429; returns the limit headers.
+   */
+  async function countRequest(key: ApiKeyRecord): Promise<Record<string, string>> {
+    const reservation = await admit(key, NOTHING);
+    reservation.settle(NOTHING);
+    return reservation.headers;
+  }
+
+  return { run, countRequest };
 }
 
 export type Pipeline = ReturnType<typeof createPipeline>;

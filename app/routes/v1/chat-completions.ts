@@ -17,7 +17,7 @@ export interface ChatRouteOptions extends OwnedObjectsOptions {
 export const chatRoute = fp<ChatRouteOptions>(
   async (app, { pipeline, ...objects }) => {
     serveSurface(app, pipeline, chatCodec as never);
-    const { passThrough } = ownedObjects(objects, { collection: 'chat/completions', noun: 'chat completion', surface: 'chat' });
+    const { passThrough } = ownedObjects({ pipeline, ...objects }, { collection: 'chat/completions', noun: 'chat completion', surface: 'chat' });
     app.get('/v1/chat/completions/:id', (request, reply) => passThrough(request, reply, 'GET'));
     app.post('/v1/chat/completions/:id', (request, reply) => passThrough(request, reply, 'POST'));
     app.delete('/v1/chat/completions/:id', (request, reply) => passThrough(request, reply, 'DELETE'));

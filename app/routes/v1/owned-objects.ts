@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../errors';
 import { toJson } from '../../lib/json';
-import type { PipelineAnswer } from '../../pipeline/pipeline';
+import type { Pipeline, PipelineAnswer } from '../../pipeline/pipeline';
 import { frameEvent } from '../../pipeline/sse-frame';
 import { abortOnHangUp } from '../../plugins/request-context';
 import type { ProviderAdapter, Surface } from '../../providers/types';
@@ -11,6 +11,8 @@ import { forwardHeaders } from './forward-headers';
 import { sendAnswer } from './serve-surface';
 
 export interface OwnedObjectsOptions {
+  /** Each call counts against the key's request limits, as every call that may reach a provider does. */
+  pipeline: Pick<Pipeline, 'countRequest'>;
   owners: ObjectOwners;
   /** The providers by name: a call on a stored object goes to the one that holds it. */
   provider(name: string): ProviderAdapter | undefined;
@@ -30,9 +32,10 @@ const OBJECT_ID = /^[\w.:-]{1,256}$/;
 /**
  * Calls on objects a provider stores: responses, and chat completions made with `store: true`.
  * Every key shares the gateway's provider account, so an object belongs to the key that created it
- * (app/stores/object-owners.ts): to any other key it does not exist (404), whatever the call.
+ * (app/stores/object-owners.ts): to any other key it does not exist (404), whatever the call. Each
+ * call counts against the key's rpm.
  */
-export function ownedObjects({ owners, provider }: OwnedObjectsOptions, kind: ObjectKind) {
+export function ownedObjects({ pipeline, owners, provider }: OwnedObjectsOptions, kind: ObjectKind) {
   const notFound = (id: string) => new NotFoundError(`No ${kind.noun} found with id '${id}'.`, null);
 
   /** Throws the 404 unless the calling key created `id`. */
@@ -45,6 +48,8 @@ export function ownedObjects({ owners, provider }: OwnedObjectsOptions, kind: Ob
   /** Passes `method /{collection}/{id}{suffix}` (query and any JSON body included) to the holder. */
   async function passThrough(request: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST' | 'DELETE', suffix = '') {
     const id = (request.params as { id: string }).id;
+    // Counted before the owner is looked up: probing other keys' ids costs requests too.
+    reply.headers(await pipeline.countRequest(request.apiKey!));
     const p = provider((await ownedBy(request, id)).provider);
     if (!p?.objectRequest) throw notFound(id);
     const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';

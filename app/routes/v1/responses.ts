@@ -27,7 +27,7 @@ function referenced(body: unknown): string[] {
  */
 export const responsesRoute = fp<ResponsesRouteOptions>(
   async (app, { pipeline, ...objects }) => {
-    const stored = ownedObjects(objects, { collection: 'responses', noun: 'response', surface: 'responses' });
+    const stored = ownedObjects({ pipeline, ...objects }, { collection: 'responses', noun: 'response', surface: 'responses' });
     const { passThrough } = stored;
 
     app.post('/v1/responses', async (request, reply) => {

@@ -25,9 +25,11 @@ import { chatCompletion, fakeProvider, json } from '../../support/fake-provider'
 
 const KEY_A = 'sk-llm-inject-key-a-000000000000';
 const KEY_B = 'sk-llm-inject-key-b-000000000000';
+const KEY_SLOW = 'sk-llm-inject-key-slow-000000000';
 const records = new Map<string, ApiKeyRecord>([
   [hashKey(KEY_A), keyRecord({ name: 'a' })],
   [hashKey(KEY_B), keyRecord({ name: 'b', models: ['gpt-4o'] })],
+  [hashKey(KEY_SLOW), keyRecord({ name: 'slow', rpm: 3 })],
 ]);
 
 const objectCalls: Array<{ method: string; path: string; body?: string }> = [];
@@ -165,6 +167,19 @@ describe('v1 routes through app.inject()', () => {
     ]);
     // Deleted: forgotten.
     expect((await app.inject({ method: 'GET', url: '/v1/chat/completions/chatcmpl-1', headers: auth(KEY_A) })).statusCode).toBe(404);
+  });
+
+  it('calls on stored objects count against the key\'s rpm, probes of other keys\' ids included', async () => {
+    await app.inject({ method: 'POST', url: '/v1/responses', headers: auth(KEY_SLOW), payload: { model: 'gpt-4o', input: 'hi' } });
+    const own = await app.inject({ method: 'GET', url: '/v1/responses/resp_a1', headers: auth(KEY_SLOW) });
+    expect(own.statusCode).toBe(200);
+    expect(own.headers['x-ratelimit-limit-requests']).toBe('3');
+    expect((await app.inject({ method: 'GET', url: '/v1/chat/completions/not-mine', headers: auth(KEY_SLOW) })).statusCode).toBe(404);
+    objectCalls.length = 0;
+    const refused = await app.inject({ method: 'GET', url: '/v1/responses/resp_a1', headers: auth(KEY_SLOW) });
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect(objectCalls).toEqual([]);
   });
 
   it('/v1/messages answers errors in Anthropic\'s shape, authentication included', async () => {

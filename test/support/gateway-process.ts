@@ -43,8 +43,22 @@ export interface StartOptions {
   readyTimeoutMs?: number;
 }
 
-/** Starts `node dist/server.js` with a clean environment and waits for /health. */
+/**
+ * Starts `node dist/server.js` with a clean environment and waits for /health. A port found free can
+ * be taken (by another test worker's outgoing connection) before the gateway binds it: on
+ * EADDRINUSE it starts again on fresh ports.
+ */
 export async function startGateway(opts: StartOptions = {}): Promise<GatewayProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: StartOptions): Promise<GatewayProcess> {
   const port = await freePort();
   const metricsPort = await freePort();
   const env: Record<string, string> = {

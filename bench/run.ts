@@ -24,7 +24,7 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { freePort, startGateway, type GatewayProcess } from '../test/support/gateway-process';
+import { createKeyVia, freePort, startGateway, type GatewayProcess } from '../test/support/gateway-process';
 import { startLoadGenerator, type LoadGenerator, type LoadResult, type StreamTarget } from './measure';
 import { findOrInstallNginx, startNginx, type NginxProxy } from './nginx';
 import { explainMisses } from './explain';
@@ -468,14 +468,8 @@ function commandsBetween(before: Record<string, number>, after: Record<string, n
 }
 
 /** A key with limits far above anything the bench can reach, through the admin API. */
-async function createKey(gatewayUrl: string, adminKey: string, extra: Record<string, unknown>): Promise<{ key: string; id: string }> {
-  const res = await fetch(`${gatewayUrl}/admin/keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench', rpm: 1_000_000_000, tpm: 1_000_000_000, ...extra }),
-  });
-  if (res.status !== 201) throw new Error(`creating the bench key answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as { key: string; id: string };
+function createKey(gatewayUrl: string, adminKey: string, extra: Record<string, unknown>): Promise<{ key: string; id: string }> {
+  return createKeyVia(gatewayUrl, adminKey, { name: 'bench', rpm: 1_000_000_000, tpm: 1_000_000_000, ...extra });
 }
 
 async function countUsageRows(database: BenchDatabase): Promise<number> {

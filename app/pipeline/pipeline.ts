@@ -154,7 +154,7 @@ export function createPipeline(deps: PipelineDeps) {
         body = parseBody(codec.schema, req.body) as Body;
       } catch (err) {
         // An invalid request still counts against rpm: a flood of bad bodies meets 429s, not 400s.
-        if (err instanceof InvalidRequestError) (await admit(key, NOTHING)).settle(NOTHING);
+        if (err instanceof InvalidRequestError) await countRequest(key);
         throw err;
       }
       o.model = body.model;

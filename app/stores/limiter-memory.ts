@@ -34,11 +34,36 @@ interface Counter {
 }
 
 /** The seed of a counter in its unit (micro-dollars for USD). */
-export async function seedUnits(load: LoadUsage | undefined, slot: CounterSlot): Promise<number> {
+async function seedUnits(load: LoadUsage | undefined, slot: CounterSlot): Promise<number> {
   if (!load) return 0;
   const v = await load({ scope: slot.scope, id: slot.id, unit: slot.unit, period: slot.period, start: slot.window.start });
   const n = Number.isFinite(v) && v > 0 ? v : 0;
   return slot.unit === 'usd' ? Math.round(n * 1_000_000) : Math.ceil(n);
+}
+
+/**
+ * Seeds budget counters from the usage tables, for either limiter: concurrent checks that find the
+ * same counter missing share one query; a failure is reported and becomes BudgetSourceError.
+ */
+export function budgetSeeder(load: LoadUsage | undefined, onReseedFailed?: (err: unknown) => void): (slot: CounterSlot) => Promise<number> {
+  const seeding = new Map<string, Promise<number>>();
+  return (slot) => {
+    let p = seeding.get(slot.name);
+    if (!p) {
+      p = seedUnits(load, slot)
+        .catch((err: unknown) => {
+          try {
+            onReseedFailed?.(err);
+          } catch {
+            // The check fails with BudgetSourceError either way.
+          }
+          throw new BudgetSourceError({ cause: err });
+        })
+        .finally(() => seeding.delete(slot.name));
+      seeding.set(slot.name, p);
+    }
+    return p;
+  };
 }
 
 export function reportThreshold(cb: ((e: BudgetThresholdEvent) => void) | undefined, e: BudgetThresholdEvent): void {
@@ -59,7 +84,6 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions = {}): RateLimite
   const sweepEvery = opts.sweepEvery ?? 1024;
   const tats = new Map<string, number>();
   const counters = new Map<string, Counter>();
-  const seeding = new Map<string, Promise<number>>();
   let sinceSweep = 0;
 
   // Entries whose bucket is full again carry no information, like the Redis keys whose TTL ran out.
@@ -78,23 +102,7 @@ export function createMemoryLimiter(opts: MemoryLimiterOptions = {}): RateLimite
     return c;
   }
 
-  function seed(slot: CounterSlot): Promise<number> {
-    let p = seeding.get(slot.name);
-    if (!p) {
-      p = seedUnits(opts.loadUsage, slot)
-        .catch((err: unknown) => {
-          try {
-            opts.onReseedFailed?.(err);
-          } catch {
-            // The check fails with BudgetSourceError either way.
-          }
-          throw new BudgetSourceError({ cause: err });
-        })
-        .finally(() => seeding.delete(slot.name));
-      seeding.set(slot.name, p);
-    }
-    return p;
-  }
+  const seed = budgetSeeder(opts.loadUsage, opts.onReseedFailed);
 
   return {
     async check(req: LimitCheck): Promise<LimitDecision> {

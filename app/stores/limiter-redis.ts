@@ -1,7 +1,6 @@
-import { BudgetSourceError } from './errors';
 import type Redis from 'ioredis';
 import { validateCheck, type PlanOutcome } from './limiter-math';
-import { reportThreshold, seedUnits, type LoadUsage } from './limiter-memory';
+import { budgetSeeder, reportThreshold, type LoadUsage } from './limiter-memory';
 import { adjustmentsOf, decisionOf, planCheck, thresholdEvent, type CounterSlot, type LimitPlan } from './limiter-plan';
 import { LIMITS_LUA, defineScript, runScript } from './limiter-script';
 import type { BudgetThresholdEvent, LimitCheck, LimitDecision, LimitReconcile, RateLimiter } from './types';
@@ -70,8 +69,6 @@ export function createRedisLimiter(opts: RedisLimiterOptions): RateLimiter {
   const prefix = opts.prefix ?? 'llmapi:rl:';
   const now = opts.now ?? Date.now;
   const flushMs = opts.reconcileFlushMs ?? 100;
-  // Concurrent checks that all find a counter missing share one Postgres query.
-  const seeding = new Map<string, Promise<number>>();
   /** By hash tag: a check carries only what lives in its own slot. */
   const pending = new Map<string, Pending>();
   let flushTimer: NodeJS.Timeout | undefined;
@@ -115,23 +112,7 @@ export function createRedisLimiter(opts: RedisLimiterOptions): RateLimiter {
     );
   }
 
-  function seed(slot: CounterSlot): Promise<number> {
-    let p = seeding.get(slot.name);
-    if (!p) {
-      p = seedUnits(loadUsage, slot)
-        .catch((err: unknown) => {
-          try {
-            opts.onReseedFailed?.(err);
-          } catch {
-            // The check fails with BudgetSourceError either way.
-          }
-          throw new BudgetSourceError({ cause: err });
-        })
-        .finally(() => seeding.delete(slot.name));
-      seeding.set(slot.name, p);
-    }
-    return p;
-  }
+  const seed = budgetSeeder(loadUsage, opts.onReseedFailed);
 
   /** Takes the pending corrections this plan's names can carry (the rest wait for the timer). */
   function carry(plan: LimitPlan): Pending | undefined {

@@ -42,12 +42,7 @@ export const chatCodec: SurfaceCodec<ChatCompletionBody> = {
   // /v1/chat/completions/{id}, app/routes/v1/chat-completions.ts).
   createdIdFromJson: (json, body) => (body.store === true ? stringField(json, 'id') : undefined),
 
-  inspectEvent({ data }, body) {
-    const info = inspectOpenAIChunk(data, body.stream_options?.include_usage === true);
-    // The usage chunk (always asked for) names the stored completion, once.
-    if (body.store === true && info.usage) info.createdId = stringField(parseObject(data), 'id');
-    return info;
-  },
+  inspectEvent: ({ data }, body) => inspectOpenAIChunk(data, body.stream_options?.include_usage === true, body.store === true),
 
   streamText: (events) => chatStreamText(events),
 
@@ -61,7 +56,7 @@ export const chatCodec: SurfaceCodec<ChatCompletionBody> = {
  * on failure, usage on the last chunk; the usage-only chunk (`choices: []`) is dropped unless the
  * caller asked for it (`stream_options.include_usage`).
  */
-export function inspectOpenAIChunk(data: string, callerWantsUsage: boolean): EventInfo {
+export function inspectOpenAIChunk(data: string, callerWantsUsage: boolean, stored = false): EventInfo {
   if (data === '[DONE]') return { final: true };
   if (isErrorPayload(data)) return { error: true };
   if (!mayHoldUsage(data)) return {};
@@ -69,7 +64,9 @@ export function inspectOpenAIChunk(data: string, callerWantsUsage: boolean): Eve
   const usage = fromOpenAIUsage(chunk?.usage);
   if (!usage) return {};
   const usageOnly = Array.isArray(chunk?.choices) && chunk.choices.length === 0;
-  return { usage, drop: usageOnly && !callerWantsUsage };
+  // The usage chunk (always asked for) names a completion stored with `store: true`, once.
+  const createdId = stored ? stringField(chunk, 'id') : undefined;
+  return { usage, drop: usageOnly && !callerWantsUsage, ...(createdId ? { createdId } : {}) };
 }
 
 /** The text a chat stream has delivered: what a stream cut short is charged for. */

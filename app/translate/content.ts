@@ -1,6 +1,6 @@
 /** Small content helpers shared by the translators: text of mixed content, data URLs, JSON args. */
 import { InvalidRequestError } from '../errors';
-import type { ChatContentPart } from './types';
+import type { ChatCompletion, ChatContentPart, ChatToolCall } from './types';
 
 /** The text of chat content: a string, or its text parts joined. */
 export function chatText(content: string | ChatContentPart[] | null | undefined): string {
@@ -9,6 +9,18 @@ export function chatText(content: string | ChatContentPart[] | null | undefined)
   return content
     .map((p) => (p && (p.type === 'text' || p.type === 'input_text' || p.type === 'output_text') ? String(p.text ?? '') : ''))
     .join('');
+}
+
+/** The assistant message of a chat completion translated from another API: text parts joined, tool calls if any. */
+export function assistantMessage(text: string[], calls: ChatToolCall[]): ChatCompletion['choices'][number]['message'] {
+  const message: ChatCompletion['choices'][number]['message'] = {
+    role: 'assistant',
+    content: text.length ? text.join('') : null,
+    refusal: null,
+    annotations: [],
+  };
+  if (calls.length) message.tool_calls = calls;
+  return message;
 }
 
 export interface DataUrl {

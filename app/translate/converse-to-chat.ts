@@ -1,6 +1,6 @@
 /** A Converse answer → a chat completion. */
 import type { ConverseResponse } from '@aws-sdk/client-bedrock-runtime';
-import { randomId } from './content';
+import { assistantMessage, randomId } from './content';
 import { usageFromConverse } from './converse-usage';
 import { finishFromStopReason } from './stop-reasons';
 import { chatUsage } from './usage';
@@ -38,13 +38,7 @@ export function converseToChat(res: Pick<ConverseResponse, 'output' | 'stopReaso
     }
     // reasoningContent and other block kinds have no place in a chat completion
   }
-  const message: ChatCompletion['choices'][number]['message'] = {
-    role: 'assistant',
-    content: text.length ? text.join('') : null,
-    refusal: null,
-    annotations: [],
-  };
-  if (calls.length) message.tool_calls = calls;
+  const message = assistantMessage(text, calls);
   return {
     id: opts.id ?? newChatId(),
     object: 'chat.completion',

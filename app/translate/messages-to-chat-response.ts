@@ -1,4 +1,5 @@
 /** An Anthropic Messages response → a chat completion (chat callers on Claude). */
+import { assistantMessage } from './content';
 import { finishFromStopReason } from './stop-reasons';
 import { chatUsage, usageFromMessages } from './usage';
 import type { ChatCompletion, ChatToolCall, MessagesResponse } from './types';
@@ -24,13 +25,7 @@ export function messagesToChatResponse(msg: MessagesResponse, opts: MessagesToCh
     }
     // thinking blocks have no place in a chat completion
   }
-  const message: ChatCompletion['choices'][number]['message'] = {
-    role: 'assistant',
-    content: text.length ? text.join('') : null,
-    refusal: null,
-    annotations: [],
-  };
-  if (calls.length) message.tool_calls = calls;
+  const message = assistantMessage(text, calls);
   let finish = finishFromStopReason(msg.stop_reason);
   if (finish === 'tool_calls' && !calls.length) finish = 'stop';
   return {

@@ -17,6 +17,17 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Creates a client key through the admin API; returns its id and the key (shown once). Throws unless 201. */
+export async function createKeyVia(gatewayUrl: string, adminKey: string, body: Record<string, unknown> = {}): Promise<{ id: string; key: string }> {
+  const res = await fetch(`${gatewayUrl}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'test', ...body }),
+  });
+  if (res.status !== 201) throw new Error(`POST /admin/keys answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { id: string; key: string };
+}
+
 export interface GatewayProcess {
   url: string;
   port: number;

@@ -68,7 +68,7 @@ export function ownedObjects({ pipeline, owners, provider }: OwnedObjectsOptions
     return sendAnswer(reply, answer);
   }
 
-  return { notFound, ownedBy, passThrough };
+  return { ownedBy, passThrough };
 }
 
 async function* frames(events: AsyncIterable<{ event?: string; data: string }>) {

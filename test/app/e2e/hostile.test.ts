@@ -203,23 +203,13 @@ describe('work before limits', () => {
   });
 
   it('refuses a megabyte of empty messages with a clear 400, quickly, while /health stays fast', async () => {
-    const health: number[] = [];
-    let stop = false;
-    const probe = (async () => {
-      while (!stop) {
-        const started = performance.now();
-        await fetch(`${gw.url}/health`);
-        health.push(performance.now() - started);
-        await sleep(10);
-      }
-    })();
+    const probe = probeHealth(gw.url);
     // Four at a time (what pushed /health to 7 s before), five rounds: enough /health samples.
     const answers: Answer[] = [];
     for (let round = 0; round < 5; round++) {
       answers.push(...(await Promise.all(Array.from({ length: 4 }, () => call(gw.url, '/v1/chat/completions', nonsense)))));
     }
-    stop = true;
-    await probe;
+    const health = await probe.stop();
     for (const res of answers) {
       expect(res.status).toBe(400);
       expect(res.json.error).toMatchObject({ param: 'messages', code: 'request_too_complex' });
@@ -233,24 +223,35 @@ describe('work before limits', () => {
   });
 });
 
+/** /health timed every 10 ms until stop(), which returns the samples (ms). */
+function probeHealth(url: string): { stop(): Promise<number[]> } {
+  const samples: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      await fetch(`${url}/health`);
+      samples.push(performance.now() - started);
+      await sleep(10);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
 describe('limits before expensive work', () => {
   it('an rpm-5 key sending 10 hostile megabytes gets at least 5 × 429 while /health stays fast', async () => {
     const nonsense = `{"model":"gpt-4o","messages":[${Array.from({ length: 346_000 }, () => '{}').join(',')}]}`;
     const { key: limited } = await createKeyStore({ db: db.db }).create({ name: 'rpm-5', rpm: 5 });
-    const health: number[] = [];
-    let stop = false;
-    const probe = (async () => {
-      while (!stop) {
-        const started = performance.now();
-        await fetch(`${gw.url}/health`);
-        health.push(performance.now() - started);
-        await sleep(10);
-      }
-    })();
+    const probe = probeHealth(gw.url);
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) statuses.push((await call(gw.url, '/v1/chat/completions', nonsense, { key: limited })).status);
-    stop = true;
-    await probe;
+    const health = await probe.stop();
     // Refused bodies count against rpm: the first five are 400s, then the key's minute is spent.
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
     expect(statuses.every((s) => s === 400 || s === 429)).toBe(true);

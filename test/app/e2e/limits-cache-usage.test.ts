@@ -4,7 +4,7 @@
  */
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../../support/fake-upstream';
-import { startGateway, type GatewayProcess } from '../../support/gateway-process';
+import { createKeyVia, type GatewayProcess, startGateway } from '../../support/gateway-process';
 import { expectSchema } from '../../support/openapi';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../../support/test-db';
 
@@ -17,13 +17,7 @@ let a: GatewayProcess;
 let b: GatewayProcess;
 
 async function createKey(body: Record<string, unknown>): Promise<{ id: string; key: string }> {
-  const res = await fetch(`${a.url}/admin/keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'k', ...body }),
-  });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; key: string };
+  return createKeyVia(a.url, ADMIN_KEY, { name: 'k', ...body });
 }
 
 async function post(gw: GatewayProcess, key: string, body: unknown, headers: Record<string, string> = {}, path = '/v1/chat/completions') {

@@ -5,7 +5,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { startFakeUpstream, type FakeUpstream } from '../../support/fake-upstream';
-import { startGateway, type GatewayProcess } from '../../support/gateway-process';
+import { createKeyVia, type GatewayProcess, startGateway } from '../../support/gateway-process';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../../support/test-db';
 import { emfProblems } from '../observability/emf-spec';
 import { parseProm, valueOf, type Sample } from '../observability/prom-text';
@@ -41,13 +41,7 @@ const env = (extra: Record<string, string>) => ({
 });
 
 async function createKey(on: GatewayProcess, body: Record<string, unknown>) {
-  const res = await fetch(`${on.url}/admin/keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(201);
-  const created = (await res.json()) as { id: string; key: string };
+  const created = await createKeyVia(on.url, ADMIN_KEY, body);
   secrets.push(created.key);
   return created;
 }

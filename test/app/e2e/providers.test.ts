@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startFakeAnthropic, type FakeAnthropic } from '../../support/fake-anthropic';
 import { startFakeBedrock, TEST_CA_PATH, type FakeBedrock } from '../../support/fake-bedrock';
 import { startFakeUpstream, type FakeUpstream } from '../../support/fake-upstream';
-import { freePort, startGateway, type GatewayProcess } from '../../support/gateway-process';
+import { createKeyVia, freePort, type GatewayProcess, startGateway } from '../../support/gateway-process';
 import { expectSchema } from '../../support/openapi';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../../support/test-db';
 
@@ -98,13 +98,7 @@ function routing(closedPort: number) {
 }
 
 async function createKey(body: Record<string, unknown>): Promise<string> {
-  const res = await fetch(`${gw.url}/admin/keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { key: string }).key;
+  return (await createKeyVia(gw.url, ADMIN_KEY, body)).key;
 }
 
 function accessLines() {

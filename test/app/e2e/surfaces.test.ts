@@ -11,7 +11,7 @@ import { generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
 import OpenAI from 'openai';
 import { z } from 'zod';
 import { startFakeUpstream, type FakeUpstream } from '../../support/fake-upstream';
-import { startGateway, type GatewayProcess } from '../../support/gateway-process';
+import { createKeyVia, type GatewayProcess, startGateway } from '../../support/gateway-process';
 import { expectSchema } from '../../support/openapi';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../../support/test-db';
 
@@ -26,13 +26,7 @@ let client: OpenAI;
 let other: OpenAI;
 
 async function createKey(body: Record<string, unknown>): Promise<string> {
-  const res = await fetch(`${gw.url}/admin/keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { key: string }).key;
+  return (await createKeyVia(gw.url, ADMIN_KEY, body)).key;
 }
 
 beforeAll(async () => {
